@@ -108,7 +108,12 @@ def _product(input: Tensor, weight: Tensor, bias: Tensor | None, domain: str, ep
     magnitude = LogMagnitudeFunction.apply(magnitude_input, weight, bias, mode)
     if domain != "signed":
         return magnitude
-    return magnitude * torch.cos(_phase(input, weight))
+    cosine = torch.cos(_phase(input, weight))
+    # An infinite magnitude (0**w with w < 0, or overflow) times d cos/d phase = -sin(phase),
+    # which is 0 whenever the phase is a multiple of pi (no negative input, for one), would
+    # put inf * 0 = NaN into the weight gradient; such outputs pass no gradient to the phase.
+    cosine = torch.where(torch.isinf(magnitude), cosine.detach(), cosine)
+    return magnitude * cosine
 
 
 def _log_output(input, weight, bias, domain, eps):
