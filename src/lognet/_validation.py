@@ -31,11 +31,15 @@ def check_floating(name: str, tensor: Tensor) -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}; wrap it with torch.as_tensor(...).")
     if tensor.dtype in SUPPORTED_DTYPES:
         return
-    if tensor.dtype in (torch.float16, torch.bfloat16):
+    if tensor.dtype == torch.float16:
         raise TypeError(
-            f"{name} has dtype {tensor.dtype}, which lognet does not support because exp() of a log-space "
-            f"sum overflows {tensor.dtype} already near 11 (float16) and loses exponents to rounding; "
-            f"convert with {name}.float() (or use torch.autocast, which keeps this layer in float32)."
+            f"{name} has dtype torch.float16, which lognet does not support because exp() of a log-space "
+            f"sum above about 11.1 overflows float16 (max 65504); convert it with {name}.float()."
+        )
+    if tensor.dtype == torch.bfloat16:
+        raise TypeError(
+            f"{name} has dtype torch.bfloat16, which lognet does not support because its 8-bit significand "
+            f"rounds exponents and log-space sums to 2-3 significant digits; convert it with {name}.float()."
         )
     raise TypeError(
         f"{name} must be a floating-point tensor (float32 or float64), got {tensor.dtype}; "
