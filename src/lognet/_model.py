@@ -54,6 +54,8 @@ class LNN(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
+        if not isinstance(n_terms, int) or isinstance(n_terms, bool) or n_terms < 1:
+            raise ValueError(f"n_terms must be a positive int, got {n_terms!r}.")
         factory = {"device": device, "dtype": dtype}
         self.log_layer = LogLayer(
             in_features, n_terms, bias=False, domain=domain, init_bound=init_bound, check_input=check_input, **factory
