@@ -109,9 +109,9 @@ def _product(input: Tensor, weight: Tensor, bias: Tensor | None, domain: str, ep
     if domain != "signed":
         return magnitude
     cosine = torch.cos(_phase(input, weight))
-    # An infinite magnitude (0**w with w < 0, or overflow) times d cos/d phase = -sin(phase),
-    # which is 0 whenever the phase is a multiple of pi (no negative input, for one), would
-    # put inf * 0 = NaN into the weight gradient; such outputs pass no gradient to the phase.
+    # Where the magnitude is infinite (0**w with w < 0, or overflow), the phase gradient
+    # inf * sin(phase) is NaN whenever the phase is a multiple of pi, as it is when no input
+    # is negative. Such outputs therefore pass no gradient to the phase.
     cosine = torch.where(torch.isinf(magnitude), cosine.detach(), cosine)
     return magnitude * cosine
 
