@@ -40,7 +40,7 @@ class EngineOptions:
     n_refine: int = 4
     max_nfev: int = 100
     init_range: float = 3.0
-    max_search_samples: int = 2000
+    max_search_samples: int = 500
 
 
 @dataclass

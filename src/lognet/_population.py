@@ -19,11 +19,17 @@ from ._basis import Design, evaluate
 logger = logging.getLogger("lognet")
 
 # Relative ridge added to the normalised normal equations; keeps collinear terms solvable.
-RIDGE = 1e-10
+RIDGE = 1e-14
+# A population loss below this is an exact fit at the precision of the normal equations, so
+# the search stops and leaves the last digits to Levenberg-Marquardt.
+EXACT_LOSS = 1e-11
 
 
 def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias: bool):
     """Solve min ||sample_weight * (phi c + b - target)|| for every candidate at once.
+
+    Works on the normal equations, scaled to unit diagonal, so the cost per candidate is one
+    pass over its basis plus a (K+1)x(K+1) solve.
 
     Args:
         phi: basis values, shape (P, N, K).
@@ -32,26 +38,33 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
         bias: include the constant b.
 
     Returns:
-        ``(coef, intercept, loss)`` with shapes (P, K), (P,) and (P,); the loss is the
-        weighted residual sum of squares divided by that of the zero model, and is +inf for
-        candidates whose basis is not finite.
+        ``(coef, intercept, loss)`` with shapes (P, K), (P,) and (P,). The loss is the weighted
+        residual sum of squares divided by that of the zero model, computed from the normal
+        equations (accurate to about 1e-13), and +inf for candidates whose basis is not finite.
     """
-    finite = torch.isfinite(phi).all(dim=-1).all(dim=-1)
-    phi = torch.where(torch.isfinite(phi), phi, torch.zeros_like(phi))
-    columns = phi
-    if bias:
-        columns = torch.cat([phi, torch.ones_like(phi[..., :1])], dim=-1)
-    design = columns * sample_weight[:, None]
     rhs = target * sample_weight
-    scale = design.norm(dim=-2, keepdim=True).clamp_min(1e-300)
-    normalised = design / scale
-    gram = normalised.transpose(-1, -2) @ normalised
+    weighted = phi * sample_weight[:, None]
+    gram = weighted.transpose(-1, -2) @ weighted
+    right = weighted.transpose(-1, -2) @ torch.stack([sample_weight, rhs], dim=1)
+    moment = right[..., 1]
+    if bias:
+        corner = (sample_weight @ sample_weight).expand(gram.shape[0], 1, 1)
+        gram = torch.cat([torch.cat([gram, right[..., :1]], dim=-1), torch.cat([right[..., :1].transpose(-1, -2), corner], dim=-1)], dim=-2)
+        moment = torch.cat([moment, (sample_weight @ rhs).expand(gram.shape[0], 1)], dim=-1)
+    scale = torch.diagonal(gram, dim1=-2, dim2=-1).clamp_min(1e-300).sqrt()
+    finite = torch.isfinite(gram).all(dim=-1).all(dim=-1) & torch.isfinite(moment).all(dim=-1)
+    gram = torch.where(finite[:, None, None], gram, torch.eye(gram.shape[-1], dtype=gram.dtype))
+    moment = torch.where(finite[:, None], moment, torch.zeros_like(moment))
+    scale = torch.where(finite[:, None], scale, torch.ones_like(scale))
+
+    normalised = gram / (scale.unsqueeze(-1) * scale.unsqueeze(-2))
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype)
-    solution = torch.linalg.solve(gram + RIDGE * eye, normalised.transpose(-1, -2) @ rhs.unsqueeze(-1))
-    residual = (normalised @ solution).squeeze(-1) - rhs
-    loss = (residual**2).sum(dim=-1) / (rhs**2).sum()
+    moment_n = moment / scale
+    solution = torch.linalg.solve(normalised + RIDGE * eye, moment_n.unsqueeze(-1)).squeeze(-1)
+    total = rhs @ rhs
+    loss = ((total - (moment_n * solution).sum(dim=-1)) / total).clamp_min(0.0)
     loss = torch.where(finite & torch.isfinite(loss), loss, torch.full_like(loss, math.inf))
-    params = solution.squeeze(-1) / scale.squeeze(-2)
+    params = solution / scale
     coef = params[..., : phi.shape[-1]]
     intercept = params[..., -1] if bias else torch.zeros_like(loss)
     return coef, intercept, loss
@@ -92,8 +105,11 @@ def search(
             _roll_back(weight, last_good, ~finite, step_scale, optimizer)
             _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
             finite = torch.isfinite(loss)
+        best = float(loss.detach()[finite].min()) if bool(finite.any()) else math.inf
         if history is not None:
-            history.append(float(loss.detach()[finite].min()) if bool(finite.any()) else math.inf)
+            history.append(best)
+        if best < EXACT_LOSS:
+            break
         torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
         with torch.no_grad():
             last_good[finite] = weight[finite]
