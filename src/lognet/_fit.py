@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
 from ._basis import Design, evaluate
-from ._data import prepare
+from ._data import Dataset, prepare
 from ._engine import Candidate, EngineOptions, fit_stage
 from ._metrics import regression_metrics
 from ._refine import Residuals
 from ._result import FitResult
+from ._simplify import Simplifier
 
 logger = logging.getLogger("lognet")
 
@@ -39,6 +41,9 @@ def fit(
     bias: bool = True,
     max_terms: int = 4,
     validation_fraction: float = 0.2,
+    simplify: bool = True,
+    max_denominator: int = 6,
+    simplify_tol: float = 0.05,
     options: EngineOptions | None = None,
     verbose: bool = False,
 ) -> FitResult:
@@ -66,6 +71,12 @@ def fit(
         max_terms: largest K tried by ``n_terms="auto"``.
         validation_fraction: share of samples held out to choose K and report validation
             metrics (with at least 30 samples).
+        simplify: snap exponents to simple rationals, drop negligible terms and the
+            intercept, each change kept only if the held-out loss stays within
+            ``simplify_tol``; the unsimplified fit stays available as ``result.raw``.
+        max_denominator: largest denominator of a snapped exponent (6 allows 1/2, 1/3,
+            2/5, 5/6, ...).
+        simplify_tol: relative growth of the held-out loss a simplification may cause.
         options: search settings, see :class:`EngineOptions`.
         verbose: show a progress bar; progress is also logged to the ``lognet`` logger.
 
@@ -103,8 +114,23 @@ def fit(
     progress.close()
 
     chosen = _choose(selection) if n_terms == "auto" else candidates_k[-1]
-    best = fitted[chosen]
-    return _build_result(best, data, train, validation, loss, domain, history, selection, residuals)
+    context = _Context(data, train, validation, loss, domain, scale, history, selection)
+    raw = _build_result(fitted[chosen], context)
+    if not simplify:
+        return raw
+    if not isinstance(max_denominator, int) or max_denominator < 1:
+        raise ValueError(f"max_denominator must be a positive int, got {max_denominator!r}.")
+    if not simplify_tol >= 0:
+        raise ValueError(f"simplify_tol must be >= 0, got {simplify_tol!r}.")
+    score = lambda c: _selection_loss(c, context)  # noqa: E731
+    limit = max(score(fitted[chosen]) * (1 + simplify_tol), EXACT_FLOOR)
+    simplifier = Simplifier(design, y_train, loss, scale, score, limit, max_denominator, options.max_nfev)
+    simplified = simplifier.run(fitted[chosen], data.feature_names)
+    result = _build_result(simplified, context)
+    result.raw = raw
+    result.simplification = [vars(step) for step in simplifier.steps]
+    logger.info("simplified: %s (from %s)", result.formula_string(), raw.formula_string())
+    return result
 
 
 def _term_counts(n_terms, max_terms: int) -> list[int]:
@@ -189,15 +215,43 @@ def _choose(selection: list[dict]) -> int:
     return selection[int(np.argmin(scores))]["n_terms"]
 
 
-def _build_result(best: Candidate, data, train, validation, loss, domain, history, selection, residuals) -> FitResult:
+@dataclass
+class _Context:
+    data: Dataset
+    train: torch.Tensor
+    validation: torch.Tensor | None
+    loss: str
+    domain: str
+    scale: float
+    history: list
+    selection: list
+
+
+def _selection_loss(candidate: Candidate, context: _Context) -> float:
+    """Normalised held-out loss of a candidate (training loss when nothing is held out)."""
+    rows = context.validation if context.validation is not None else context.train
+    target = context.data.y[rows].numpy()
+    value = loss_value(context.loss, _predict(candidate, context.data.X[rows], context.domain), target)
+    return value / _normaliser(context.loss, target)
+
+
+def _full_jacobian(candidate: Candidate, context: _Context):
+    X, y = context.data.X[context.train], context.data.y[context.train]
+    residuals = Residuals(Design.from_inputs(X, context.domain), y, context.loss, candidate.n_terms, candidate.intercept is not None, context.scale)
+    return residuals.jac(residuals.to_vector(candidate.weight, candidate.coef, candidate.intercept))
+
+
+def _build_result(best: Candidate, context: _Context) -> FitResult:
+    data, train, validation, loss, domain = context.data, context.train, context.validation, context.loss, context.domain
+    history, selection = context.history, context.selection
     _check_finite(best, data.X[train], domain, data.feature_names)
     y_train = data.y[train].numpy()
     metrics = {"train": regression_metrics(y_train, _predict(best, data.X[train], domain)), "validation": None}
     if validation is not None:
         y_val = data.y[validation].numpy()
         metrics["validation"] = regression_metrics(y_val, _predict(best, data.X[validation], domain))
-    n_params = best.jacobian.shape[1]
-    dof = max(y_train.size - n_params, 1)
+    jacobian = _full_jacobian(best, context)
+    dof = max(y_train.size - jacobian.shape[1], 1)
     return FitResult(
         weight=best.weight.numpy(),
         coef=best.coef.numpy(),
@@ -209,9 +263,9 @@ def _build_result(best: Candidate, data, train, validation, loss, domain, histor
         metrics=metrics,
         loss_history=history,
         selection=selection,
-        jacobian=best.jacobian,
+        jacobian=jacobian,
         residual_variance=2 * best.cost / dof,
-        extra={"n_train": int(y_train.size), "residual_scale": residuals.weight[:1].item() if loss == "mse" else None},
+        extra={"n_train": int(y_train.size), "mse_scale": context.scale if loss == "mse" else None},
     )
 
 

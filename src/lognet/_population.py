@@ -3,7 +3,8 @@
 For fixed exponents W the model y = b + sum_k c_k phi_k(x) is linear in (c, b), so every
 candidate's coefficients come from a weighted least-squares solve (variable projection,
 Golub & Pereyra 1973) and Adam only moves the exponents. A population of P candidates is one
-(P, K, d) tensor trained by one optimizer with batched matrix products.
+(P, K, d) tensor trained by one optimizer with batched matrix products; the gradient is
+written out in closed form (see :func:`loss_and_grad`), so no autograd graph is built.
 """
 
 from __future__ import annotations
@@ -70,6 +71,29 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
     return coef, intercept, loss
 
 
+def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight: Tensor, bias: bool):
+    """Return the variable-projection loss (P,) of each candidate and its gradient (P, K, d).
+
+    At the least-squares coefficients c the derivative of min_c ||r||^2 with respect to the
+    exponents equals the partial derivative with c held fixed (the envelope theorem), so
+    d loss / d w_ki = 2 sum_n s_n^2 r_n c_k d phi_nk / d w_ki / ||s t||^2, where r = phi c +
+    b - t and s is the sample weight: two batched matrix products, no autograd graph.
+    """
+    phi, magnitude, sine = evaluate(design, weight, with_parts=True)
+    coef, intercept, loss = solve_coefficients(phi, target, sample_weight, bias)
+    rhs = target * sample_weight
+    prediction = (phi @ coef.unsqueeze(-1)).squeeze(-1) + intercept.unsqueeze(-1)
+    scaled = (2 / (rhs @ rhs)) * sample_weight**2 * (prediction - target)
+    scaled = torch.where(torch.isfinite(scaled), scaled, torch.zeros_like(scaled))
+    weighted_coef = scaled.unsqueeze(-1) * coef.unsqueeze(-2)
+    phi = torch.where(torch.isfinite(phi), phi, torch.zeros_like(phi))
+    grad = (weighted_coef * phi).transpose(-1, -2) @ design.log_abs
+    if sine is not None:
+        # The signed domain's phase term: d phi / d w_ki gains -pi |phi| sin(phase) [x_i < 0].
+        grad = grad - math.pi * (weighted_coef * magnitude * sine).transpose(-1, -2) @ design.negative
+    return loss, grad
+
+
 def search(
     design: Design,
     target: Tensor,
@@ -92,47 +116,44 @@ def search(
         lr: initial learning rate, decayed along a cosine to lr / 20.
         history: if given, the best loss of each step is appended to it.
     """
-    weight = init_weight.clone().requires_grad_(True)
+    weight = init_weight.clone()
+    weight.grad = torch.zeros_like(weight)
     optimizer = torch.optim.Adam([weight], lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1), eta_min=lr / 20)
     step_scale = torch.ones(weight.shape[0], 1, 1, dtype=weight.dtype)
-    last_good = weight.detach().clone()
+    last_good = weight.clone()
     for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+        loss, grad = loss_and_grad(design, weight, target, sample_weight, bias)
         finite = torch.isfinite(loss)
         if not bool(finite.all()):
             _roll_back(weight, last_good, ~finite, step_scale, optimizer)
-            _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+            loss, grad = loss_and_grad(design, weight, target, sample_weight, bias)
             finite = torch.isfinite(loss)
-        best = float(loss.detach()[finite].min()) if bool(finite.any()) else math.inf
+        best = float(loss[finite].min()) if bool(finite.any()) else math.inf
         if history is not None:
             history.append(best)
         if best < EXACT_LOSS:
             break
-        torch.where(finite, loss, torch.zeros_like(loss)).sum().backward()
-        with torch.no_grad():
-            last_good[finite] = weight[finite]
-            optimizer.step()
-            weight.copy_(last_good + step_scale * (weight - last_good))
+        weight.grad.copy_(torch.where(finite[:, None, None], grad, torch.zeros_like(grad)))
+        last_good[finite] = weight[finite]
+        optimizer.step()
+        weight.copy_(last_good + step_scale * (weight - last_good))
         scheduler.step()
 
-    with torch.no_grad():
-        _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
-        bad = ~torch.isfinite(loss)
-        weight[bad] = last_good[bad]
-        _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
-    return weight.detach(), loss
+    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+    bad = ~torch.isfinite(loss)
+    weight[bad] = last_good[bad]
+    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+    return weight, loss
 
 
 def _roll_back(weight, last_good, bad, step_scale, optimizer):
-    with torch.no_grad():
-        weight[bad] = last_good[bad]
-        step_scale[bad] *= 0.5
-        state = optimizer.state.get(weight)
-        if state:
-            state["exp_avg"][bad] = 0
-            state["exp_avg_sq"][bad] = 0
+    weight[bad] = last_good[bad]
+    step_scale[bad] *= 0.5
+    state = optimizer.state.get(weight)
+    if state:
+        state["exp_avg"][bad] = 0
+        state["exp_avg_sq"][bad] = 0
     logger.debug("rolled back %d diverging candidates and halved their step size", int(bad.sum()))
 
 

@@ -34,14 +34,43 @@ class Residuals:
         else:
             self.weight = torch.full_like(target, 1.0 / scale)
         self._cache: tuple[bytes, Tensor, Tensor] | None = None
+        # Exponents held fixed (e.g. snapped to a simple rational) are left out of the
+        # parameter vector: ``free`` marks the others, ``base_weight`` holds the fixed values.
+        self.free: Tensor | None = None
+        self.base_weight: Tensor | None = None
+
+    def hold(self, weight: Tensor, free: Tensor | None) -> None:
+        """Fix the exponents where ``free`` is False to their values in ``weight``."""
+        self.free = free
+        self.base_weight = weight.clone() if free is not None else None
+        self._cache = None
+
+    def to_vector(self, weight: Tensor, coef: Tensor, intercept: float | None) -> np.ndarray:
+        free_weight = weight[self.free] if self.free is not None else weight
+        return pack(free_weight, coef, intercept).numpy()
+
+    def from_vector(self, theta: np.ndarray) -> tuple[Tensor, Tensor, float | None]:
+        theta = torch.from_numpy(np.ascontiguousarray(theta))
+        if self.free is None:
+            return unpack(theta, self.n_terms, self.n_features, self.bias)
+        n_free = int(self.free.sum())
+        weight = self.base_weight.clone()
+        weight[self.free] = theta[:n_free]
+        coef = theta[n_free : n_free + self.n_terms]
+        intercept = float(theta[-1]) if self.bias else None
+        return weight, coef, intercept
 
     def _evaluate(self, theta: np.ndarray) -> tuple[Tensor, Tensor]:
         key = theta.tobytes()
         if self._cache is None or self._cache[0] != key:
-            weight, coef, intercept = unpack(torch.from_numpy(theta), self.n_terms, self.n_features, self.bias)
+            weight, coef, intercept = self.from_vector(theta)
             prediction, jac = jacobian(self.design, weight, coef, self.bias)
             if intercept is not None:
                 prediction = prediction + intercept
+            if self.free is not None:
+                n_weight = self.n_terms * self.n_features
+                keep = torch.cat([self.free.reshape(-1), torch.ones(jac.shape[1] - n_weight, dtype=torch.bool)])
+                jac = jac[:, keep]
             self._cache = (key, prediction, jac)
         return self._cache[1], self._cache[2]
 
@@ -75,7 +104,7 @@ def refine(
     ``cost`` is half the sum of squared residuals; the Jacobian at the optimum feeds the
     confidence intervals.
     """
-    theta0 = pack(weight, coef, intercept).numpy()
+    theta0 = residuals.to_vector(weight, coef, intercept)
     n_params = theta0.size
     n_samples = residuals.target.shape[0]
     method = "lm" if n_samples >= n_params else "trf"
@@ -93,6 +122,6 @@ def refine(
     theta = result.x
     if not np.all(np.isfinite(theta)):
         theta = theta0
-    weight, coef, intercept = unpack(torch.from_numpy(theta.copy()), residuals.n_terms, residuals.n_features, residuals.bias)
+    weight, coef, intercept = residuals.from_vector(theta.copy())
     cost = 0.5 * float(np.sum(residuals.residual(theta) ** 2))
     return weight.clone(), coef.clone(), intercept, cost, residuals.jac(theta)

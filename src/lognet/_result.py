@@ -33,6 +33,10 @@ class FitResult:
         jacobian: residual Jacobian at the optimum (parameters ordered exponents, coefficients,
             intercept), used for standard errors; ``None`` when not available.
         residual_variance: variance of the weighted residuals at the optimum.
+        raw: the fit before simplification (a FitResult), or ``None`` when the result was
+            not simplified.
+        simplification: the simplification steps tried, each a dict with the action, the
+            selection loss it gave and whether it was kept.
     """
 
     weight: np.ndarray
@@ -47,6 +51,8 @@ class FitResult:
     selection: list[dict[str, Any]] = field(default_factory=list)
     jacobian: np.ndarray | None = field(default=None, repr=False)
     residual_variance: float | None = None
+    raw: "FitResult | None" = field(default=None, repr=False)
+    simplification: list[dict[str, Any]] = field(default_factory=list, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,151 @@
+"""Simplification with a guarantee: snap exponents, drop terms, keep held-out error.
+
+Each change (snap one exponent to a simple rational, drop one term, drop the intercept) is
+followed by a refit of everything still free (Levenberg-Marquardt with the snapped exponents
+held fixed) and kept only if the selection loss stays within ``(1 + tol)`` of the raw
+model's, or below an absolute floor for fits that are exact to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
+
+import torch
+
+from ._basis import Design
+from ._engine import Candidate
+from ._refine import Residuals, refine
+
+# Snapping looks this far from the fitted exponent, and tries this many rationals per exponent.
+MAX_SNAP_DISTANCE = 0.25
+MAX_TRIES = 3
+
+
+@dataclass
+class Step:
+    """One attempted simplification: what was tried, the loss it gave, whether it was kept."""
+
+    action: str
+    loss: float
+    accepted: bool
+
+
+def simple_rationals(value: float, max_denominator: int) -> list[Fraction]:
+    """Rationals p/q with q <= max_denominator near ``value``, simplest (smallest q) first."""
+    found = {Fraction(round(value * q), q) for q in range(1, max_denominator + 1)}
+    near = [f for f in found if abs(float(f) - value) <= MAX_SNAP_DISTANCE]
+    return sorted(near, key=lambda f: (f.denominator, abs(float(f) - value)))[:MAX_TRIES]
+
+
+class Simplifier:
+    """Run the snapping and dropping passes on one fitted candidate.
+
+    Args:
+        design: training-set basis data.
+        target: training targets.
+        loss: loss name; ``scale`` is the MSE residual scale.
+        score: maps a candidate to its selection loss (held-out loss, or training loss
+            when no data were held out).
+        limit: the largest selection loss a change may leave.
+        max_denominator: largest denominator of a snapped exponent.
+        max_nfev: refinement budget per trial.
+    """
+
+    def __init__(self, design: Design, target, loss: str, scale: float, score: Callable[[Candidate], float], limit: float, max_denominator: int, max_nfev: int):
+        self.design = design
+        self.target = target
+        self.loss = loss
+        self.scale = scale
+        self.score = score
+        self.limit = limit
+        self.max_denominator = max_denominator
+        self.max_nfev = max_nfev
+        self.steps: list[Step] = []
+
+    def refit(self, weight, coef, intercept, fixed) -> Candidate:
+        n_terms = weight.shape[0]
+        residuals = Residuals(self.design, self.target, self.loss, n_terms, intercept is not None, self.scale)
+        residuals.hold(weight, ~fixed if bool(fixed.any()) else None)
+        weight, coef, intercept, cost, jac = refine(residuals, weight, coef, intercept, self.max_nfev)
+        return Candidate(weight, coef, intercept, cost, jac)
+
+    def _try(self, action: str, candidate: Candidate) -> bool:
+        value = self.score(candidate)
+        accepted = math.isfinite(value) and value <= self.limit
+        self.steps.append(Step(action, value, accepted))
+        return accepted
+
+    def run(self, candidate: Candidate, names: tuple[str, ...]) -> Candidate:
+        fixed = torch.zeros_like(candidate.weight, dtype=torch.bool)
+        # A spurious intercept biases every exponent, so it is tried first and again last.
+        candidate = self.drop_intercept(candidate, fixed)
+        snapped = self.snap_all(candidate)
+        if snapped is not None:
+            candidate, fixed = snapped, torch.ones_like(fixed)
+        else:
+            candidate, fixed = self.snap(candidate, fixed, names)
+        candidate, fixed = self.drop_terms(candidate, fixed)
+        return self.drop_intercept(candidate, fixed)
+
+    def snap_all(self, candidate: Candidate) -> Candidate | None:
+        """Snap every exponent at once to the grid p/q, q <= Q, for Q = 1, 2, ...; the first kept wins.
+
+        One linear refit per Q, so the common case (all exponents simple) is cheap; returns
+        ``None`` when no grid is kept and exponents must be snapped one at a time.
+        """
+        all_fixed = torch.ones_like(candidate.weight, dtype=torch.bool)
+        for q in range(1, self.max_denominator + 1):
+            weight = candidate.weight.clone().apply_(lambda w: float(_nearest_on_grid(w, q)))
+            if float((weight - candidate.weight).abs().max()) > MAX_SNAP_DISTANCE:
+                continue
+            trial = self.refit(weight, candidate.coef, candidate.intercept, all_fixed)
+            if self._try(f"snap all exponents to multiples of 1/q, q <= {q}", trial):
+                return trial
+        return None
+
+    def snap(self, candidate: Candidate, fixed, names) -> tuple[Candidate, torch.Tensor]:
+        order = sorted(
+            ((k, i) for k in range(candidate.n_terms) for i in range(candidate.weight.shape[1])),
+            key=lambda ki: _distance_to_simple(float(candidate.weight[ki]), self.max_denominator),
+        )
+        for k, i in order:
+            for fraction in simple_rationals(float(candidate.weight[k, i]), self.max_denominator):
+                weight = candidate.weight.clone()
+                weight[k, i] = float(fraction)
+                now_fixed = fixed.clone()
+                now_fixed[k, i] = True
+                trial = self.refit(weight, candidate.coef, candidate.intercept, now_fixed)
+                if self._try(f"snap exponent of {names[i]} in term {k} to {fraction}", trial):
+                    candidate, fixed = trial, now_fixed
+                    break
+        return candidate, fixed
+
+    def drop_terms(self, candidate: Candidate, fixed) -> tuple[Candidate, torch.Tensor]:
+        k = 0
+        while candidate.n_terms > 1 and k < candidate.n_terms:
+            keep = [j for j in range(candidate.n_terms) if j != k]
+            trial = self.refit(candidate.weight[keep], candidate.coef[keep], candidate.intercept, fixed[keep])
+            if self._try(f"drop term {k}", trial):
+                candidate, fixed = trial, fixed[keep]
+            else:
+                k += 1
+        return candidate, fixed
+
+    def drop_intercept(self, candidate: Candidate, fixed) -> Candidate:
+        if candidate.intercept is None:
+            return candidate
+        trial = self.refit(candidate.weight, candidate.coef, None, fixed)
+        return trial if self._try("drop the intercept", trial) else candidate
+
+
+def _nearest_on_grid(value: float, max_denominator: int) -> Fraction:
+    options = {Fraction(round(value * q), q) for q in range(1, max_denominator + 1)}
+    return min(options, key=lambda f: (abs(float(f) - value), f.denominator))
+
+
+def _distance_to_simple(value: float, max_denominator: int) -> float:
+    options = simple_rationals(value, max_denominator)
+    return min((abs(float(f) - value) for f in options), default=math.inf)
