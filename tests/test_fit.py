@@ -203,3 +203,48 @@ def test_engine_options_respected():
     X = uniform_inputs(100, 1)
     history = lognet.fit(X, X[:, 0] ** 1.2 + X[:, 0] ** 2.7, n_terms=2, options=EngineOptions(population=8, steps=5), random_state=0).loss_history
     assert len(history) <= 2 * 5 + 2 * 4
+
+
+def test_checkpoint_resume_after_interruption(tmp_path, monkeypatch):
+    import lognet._fit as fit_module
+
+    X = uniform_inputs(300, 2, seed=4)
+    y = 2 * X[:, 0] ** 1.5 - X[:, 1] ** 0.5
+    path = tmp_path / "fit.ckpt"
+    reference = lognet.fit(X, y, random_state=3)
+
+    real_stage = fit_module.fit_stage
+
+    def failing_stage(*args, **kwargs):
+        if args[3] == 2:  # n_terms of the stage
+            raise KeyboardInterrupt
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit_stage", failing_stage)
+    with pytest.raises(KeyboardInterrupt):
+        lognet.fit(X, y, random_state=3, checkpoint=path)
+    assert path.exists()
+
+    calls = []
+    monkeypatch.setattr(fit_module, "fit_stage", lambda *a, **k: calls.append(a[3]) or real_stage(*a, **k))
+    resumed = lognet.fit(X, y, random_state=3, checkpoint=path, resume=True)
+    assert 1 not in calls
+    assert resumed.loss_history == reference.loss_history
+    assert np.array_equal(resumed.weight, reference.weight)
+    assert not path.exists()
+
+
+def test_checkpoint_rejects_other_data(tmp_path):
+    import lognet._fit as fit_module
+
+    X = uniform_inputs(100, 1)
+    path = tmp_path / "fit.ckpt"
+    fit_module.save_checkpoint(path, "other", {}, [], [], torch.Generator())
+    with pytest.raises(ValueError, match="written for other data or fit settings"):
+        lognet.fit(X, X[:, 0] ** 2, checkpoint=path, resume=True)
+
+
+def test_resume_needs_checkpoint_path():
+    X = uniform_inputs(100, 1)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint=PATH"):
+        lognet.fit(X, X[:, 0] ** 2, resume=True)

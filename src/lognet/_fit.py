@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
 from ._basis import Design, evaluate
+from ._checkpoint import fingerprint, load_checkpoint, save_checkpoint
 from ._data import Dataset, prepare
 from ._engine import Candidate, EngineOptions, fit_stage
 from ._metrics import regression_metrics
@@ -45,6 +48,8 @@ def fit(
     max_denominator: int = 6,
     simplify_tol: float = 0.05,
     options: EngineOptions | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
     verbose: bool = False,
 ) -> FitResult:
     """Fit a logarithmic neural network y = b + sum_k c_k prod_i x_i^{w_ki} globally.
@@ -78,6 +83,10 @@ def fit(
             2/5, 5/6, ...).
         simplify_tol: relative growth of the held-out loss a simplification may cause.
         options: search settings, see :class:`EngineOptions`.
+        checkpoint: file to which the finished stages are written (atomically) after each
+            stage; it is deleted when the fit completes.
+        resume: continue from ``checkpoint`` if it exists, skipping its finished stages. The
+            data and settings must be the same as when it was written.
         verbose: show a progress bar; progress is also logged to the ``lognet`` logger.
 
     Returns:
@@ -98,9 +107,23 @@ def fit(
     history: list[float] = []
     selection: list[dict] = []
     fitted: dict[int, Candidate] = {}
-    previous = None
+    key = ""
+    if checkpoint is not None:
+        settings = {"n_terms": n_terms, "loss": loss, "domain": domain, "seed": seed, "bias": bias,
+                    "max_terms": max_terms, "validation_fraction": validation_fraction, "options": vars(options)}
+        key = fingerprint(data.X, data.y, settings)
+        if resume and Path(checkpoint).exists():
+            fitted, selection, history = load_checkpoint(checkpoint, key, generator)
+    elif resume:
+        raise ValueError("resume=True needs checkpoint=PATH, the file to resume from.")
+    previous = fitted[max(fitted)] if fitted else None
     progress = _progress(candidates_k, verbose)
+    progress.update(len(fitted))
     for k in candidates_k:
+        if k in fitted:
+            continue
+        if n_terms == "auto" and selection and _should_stop(selection):
+            break
         residuals.n_terms = k
         candidate = fit_stage(design, y_train, residuals, k, bias, previous, options, generator, history)
         fitted[k] = candidate
@@ -109,14 +132,15 @@ def fit(
         logger.info("fitted %d term(s): train loss %.3g, selection score %.3g", k, record["train_loss"], record["score"])
         progress.update(1)
         previous = candidate
-        if n_terms == "auto" and _should_stop(selection):
-            break
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, key, fitted, selection, history, generator)
     progress.close()
 
     chosen = _choose(selection) if n_terms == "auto" else candidates_k[-1]
     context = _Context(data, train, validation, loss, domain, scale, history, selection)
     raw = _build_result(fitted[chosen], context)
     if not simplify:
+        _remove_checkpoint(checkpoint)
         return raw
     if not isinstance(max_denominator, int) or max_denominator < 1:
         raise ValueError(f"max_denominator must be a positive int, got {max_denominator!r}.")
@@ -130,7 +154,13 @@ def fit(
     result.raw = raw
     result.simplification = [vars(step) for step in simplifier.steps]
     logger.info("simplified: %s (from %s)", result.formula_string(), raw.formula_string())
+    _remove_checkpoint(checkpoint)
     return result
+
+
+def _remove_checkpoint(checkpoint) -> None:
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
 
 
 def _term_counts(n_terms, max_terms: int) -> list[int]:
