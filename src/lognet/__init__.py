@@ -1,5 +1,6 @@
 """lognet: logarithmic neural networks (product units) for PyTorch."""
 
+from . import _plot as plots
 from . import functional
 from ._layer import LogLayer
 from ._loss import MSLELoss, SPESLoss
@@ -19,5 +20,6 @@ __all__ = [
     "FitResult",
     "EngineOptions",
     "functional",
+    "plots",
     "__version__",
 ]
