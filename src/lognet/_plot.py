@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["parity_plot", "residual_plot", "extrapolation_plot", "save_fit_figure"]
+__all__ = ["parity_plot", "residual_plot", "extrapolation_plot", "fit_figure", "save_fit_figure"]
 
 # An axis switches to a log scale when its positive values span more than this ratio
 # (two decades): power laws are straight lines on log-log axes.
@@ -31,8 +31,7 @@ def _matplotlib():
     headless = sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
-    # Only choose a backend when nobody else has: an explicit MPLBACKEND or an already
-    # imported pyplot keeps its own.
+    # An explicit MPLBACKEND or an already imported pyplot keeps its backend.
     if headless and "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     return matplotlib
@@ -355,10 +354,10 @@ def save_fit_figure(
 
     The top panel plots predicted against observed values with the line y = x (log axes
     when the values span more than two decades), the bottom panel the residuals against
-    the observed values. The title shows the fitted formula, and R^2 and the largest relative
-    error over the plotted samples. The format
-    follows the file suffix (``.png``, ``.svg``, ``.pdf``, ...). No pyplot state is used,
-    so the call is safe in scripts and servers.
+    the observed values. The title shows the fitted formula, and R^2 and the largest
+    relative error over the plotted samples. The format follows the file suffix (``.png``,
+    ``.svg``, ``.pdf``, ...). The figure is never registered with pyplot, so the call
+    leaves no open figures behind in scripts and servers.
 
     Args:
         result: a :class:`lognet.FitResult` or a fitted :class:`lognet.LNNRegressor`.
@@ -370,6 +369,22 @@ def save_fit_figure(
 
     Returns:
         The path written, as a :class:`pathlib.Path`.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+    """
+    figure = fit_figure(result, X, y, units=units)
+    path = Path(path)
+    figure.savefig(path, dpi=dpi)
+    return path
+
+
+def fit_figure(result, X, y, *, units: Mapping[str, str] | None = None):
+    """Build the figure that :func:`save_fit_figure` writes, without saving it.
+
+    Returns:
+        A :class:`matplotlib.figure.Figure` (not registered with pyplot) whose two Axes
+        are the parity plot and the residual panel.
 
     Raises:
         ImportError: matplotlib is not installed.
@@ -386,10 +401,7 @@ def save_fit_figure(
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
     _draw_parity(top, result, observed, predicted, units)
     residual, residual_label = _residuals(result, observed, predicted, units)
-    _draw_residuals(bottom, observed, residual, _label(result.target_name, units, "observed "), residual_label, False)
-
+    observed_label = _label(result.target_name, units, "observed ")
+    _draw_residuals(bottom, observed, residual, observed_label, residual_label, False)
     figure.suptitle(_title(result) + "\n" + _fit_summary(observed, predicted), fontsize="medium")
-
-    path = Path(path)
-    figure.savefig(path, dpi=dpi)
-    return path
+    return figure
