@@ -21,5 +21,15 @@ __all__ = [
     "EngineOptions",
     "functional",
     "plots",
+    "LNNRegressor",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # scikit-learn is an optional extra and slow to import, so LNNRegressor loads on first use.
+    if name == "LNNRegressor":
+        from ._sklearn import LNNRegressor
+
+        return LNNRegressor
+    raise AttributeError(f"module 'lognet' has no attribute {name!r}")
