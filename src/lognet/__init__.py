@@ -6,6 +6,7 @@ from ._layer import LogLayer
 from ._loss import MSLELoss, SPESLoss
 from ._engine import EngineOptions
 from ._fit import fit
+from ._io import load, save
 from ._model import LNN
 from ._result import FitResult
 
@@ -17,6 +18,8 @@ __all__ = [
     "SPESLoss",
     "MSLELoss",
     "fit",
+    "save",
+    "load",
     "FitResult",
     "EngineOptions",
     "functional",
