@@ -146,6 +146,42 @@ class FitResult:
     def __str__(self) -> str:
         return self.formula_string()
 
+    def formula(self, digits: int | None = None):
+        """Return the model as a SymPy expression; see :func:`lognet._export.formula`."""
+        from ._export import formula
+
+        return formula(self, digits)
+
+    def to_latex(self, digits: int | None = 4) -> str:
+        """Return ``target = formula`` as LaTeX; see :func:`lognet._export.to_latex`."""
+        from ._export import to_latex
+
+        return to_latex(self, digits)
+
+    def to_python(self, function_name: str = "predict") -> str:
+        """Return the source of a NumPy function evaluating the model; see :func:`lognet._export.to_python`."""
+        from ._export import to_python
+
+        return to_python(self, function_name)
+
+    def standard_errors(self) -> dict[str, Any]:
+        """Return the standard errors of weight, coef and intercept; see :mod:`lognet._uncertainty`."""
+        from ._uncertainty import standard_errors
+
+        return standard_errors(self)
+
+    def confidence_intervals(self, level: float = 0.95) -> dict[str, Any]:
+        """Return (low, high) intervals of weight, coef and intercept at ``level``."""
+        from ._uncertainty import confidence_intervals
+
+        return confidence_intervals(self, level)
+
+    def terms_table(self, level: float = 0.95):
+        """Return a DataFrame: one row per term (and the intercept), estimates with intervals."""
+        from ._uncertainty import terms_table
+
+        return terms_table(self, level)
+
 
 def _number(value: float, digits: int, significant: bool = False) -> str:
     if significant:
