@@ -5,6 +5,7 @@ from . import functional
 from ._layer import LogLayer
 from ._loss import MSLELoss, SPESLoss
 from ._engine import EngineOptions
+from ._exact import exact_match
 from ._fit import fit
 from ._io import load, save
 from ._model import LNN
@@ -22,6 +23,7 @@ __all__ = [
     "load",
     "FitResult",
     "EngineOptions",
+    "exact_match",
     "functional",
     "plots",
     "LNNRegressor",
