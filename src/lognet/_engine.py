@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ._basis import Design, evaluate
+from ._distributed import LOCAL, Communicator
 from ._population import distinct_best, search, solve_coefficients
 from ._refine import Residuals, refine
 
@@ -58,11 +59,17 @@ class Candidate:
         return self.weight.shape[0]
 
 
-def warm_start(design: Design, target: Tensor) -> Tensor:
+def warm_start(design: Design, target: Tensor, comm: Communicator = LOCAL) -> Tensor:
     """Exponents of log|t| = b + W log|x| by linear least squares: exact for one monomial."""
     nonzero = target != 0
     A = torch.cat([design.log_abs[nonzero], torch.ones_like(target[nonzero, None])], dim=1)
-    solution = torch.linalg.lstsq(A, torch.log(target[nonzero].abs()).unsqueeze(-1), driver="gelsd").solution
+    b = torch.log(target[nonzero].abs()).unsqueeze(-1)
+    if comm.data_parallel:
+        # Each rank holds some rows: solve the normal equations of the summed Gram matrix.
+        n = A.shape[1]
+        flat = comm.sum_over_samples(torch.cat([(A.T @ A).reshape(-1), (A.T @ b).reshape(-1)]))
+        A, b = flat[: n * n].reshape(n, n), flat[n * n :].reshape(n, 1)
+    solution = torch.linalg.lstsq(A, b, driver="gelsd").solution
     return solution[:-1, 0]
 
 
@@ -77,7 +84,13 @@ def random_exponents(shape: tuple[int, ...], init_range: float, generator: torch
 
 
 def initial_population(
-    design: Design, target: Tensor, n_terms: int, previous: Candidate | None, options: EngineOptions, generator
+    design: Design,
+    target: Tensor,
+    n_terms: int,
+    previous: Candidate | None,
+    options: EngineOptions,
+    generator,
+    comm: Communicator = LOCAL,
 ) -> Tensor:
     """Return (P, K, d) starting exponents for a K-term stage."""
     d = design.log_abs.shape[1]
@@ -87,7 +100,7 @@ def initial_population(
         n_keep = (3 * options.population) // 4
         population[:n_keep, : n_terms - 1] = previous.weight
     else:
-        population[0, 0] = warm_start(design, target)
+        population[0, 0] = warm_start(design, target, comm)
     return population
 
 
@@ -102,19 +115,36 @@ def fit_stage(
     generator: torch.Generator,
     history: list[float],
 ) -> Candidate:
-    """Fit the best ``n_terms``-term model; see the module docstring for the steps."""
-    search_index = _search_subset(target.shape[0], options.max_search_samples, generator)
+    """Fit the best ``n_terms``-term model; see the module docstring for the steps.
+
+    With the population split between ranks (see :mod:`lognet._distributed`), each rank
+    searches and refines its share, and the gathered results are identical on every rank.
+    """
+    comm = residuals.comm
+    limit = options.max_search_samples // comm.world_size if comm.data_parallel else options.max_search_samples
+    search_index = _search_subset(target.shape[0], max(limit, 1), generator)
     search_design = design.subset(search_index)
     search_target = target[search_index]
     sample_weight = residuals.weight[search_index]
 
-    population = initial_population(search_design, search_target, n_terms, previous, options, generator)
+    population = initial_population(search_design, search_target, n_terms, previous, options, generator, comm)
+    mine = torch.tensor_split(torch.arange(population.shape[0]), comm.world_size)[comm.rank] if comm.splits_population else slice(None)
     weights, losses = search(
-        search_design, search_target, sample_weight, population, bias=bias, steps=options.steps, lr=options.lr, history=history
+        search_design, search_target, sample_weight, population[mine], bias=bias, steps=options.steps, lr=options.lr, history=history, comm=comm
     )
+    if comm.splits_population:
+        shares = comm.gather((weights, losses))
+        weights, losses = torch.cat([w for w, _ in shares]), torch.cat([l for _, l in shares])
+
+    chosen = distinct_best(weights, losses, options.n_refine)
+    my_share = chosen[comm.rank :: comm.world_size] if comm.splits_population else chosen
+    refined = [_refine_one(design, target, residuals, weights[index], bias, options) for index in my_share]
+    if comm.splits_population:
+        # Back in the order a single process would have refined them, so ties break alike.
+        by_rank = comm.gather(refined)
+        refined = [by_rank[i % comm.world_size][i // comm.world_size] for i in range(len(chosen))]
     best: Candidate | None = None
-    for index in distinct_best(weights, losses, options.n_refine):
-        candidate = _refine_one(design, target, residuals, weights[index], bias, options)
+    for candidate in refined:
         history.append(candidate.cost)
         if best is None or candidate.cost < best.cost:
             best = candidate
@@ -134,7 +164,7 @@ def _search_subset(n: int, limit: int, generator) -> Tensor:
 
 def _refine_one(design, target, residuals: Residuals, weight: Tensor, bias: bool, options) -> Candidate:
     phi = evaluate(design, weight.unsqueeze(0))
-    coef, intercept, _ = solve_coefficients(phi, target, residuals.weight, bias)
+    coef, intercept, _ = solve_coefficients(phi, target, residuals.weight, bias, residuals.comm)
     start_intercept = float(intercept[0]) if bias else None
     weight, coef, intercept, cost, jac = refine(residuals, weight, coef[0], start_intercept, options.max_nfev)
     if not math.isfinite(cost):

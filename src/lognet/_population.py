@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ._basis import Design, evaluate
+from ._distributed import LOCAL, Communicator
 
 logger = logging.getLogger("lognet")
 
@@ -26,7 +27,7 @@ RIDGE = 1e-14
 EXACT_LOSS = 1e-11
 
 
-def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias: bool):
+def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias: bool, comm: Communicator = LOCAL):
     """Solve min ||sample_weight * (phi c + b - target)|| for every candidate at once.
 
     Works on the normal equations, scaled to unit diagonal, so the cost per candidate is one
@@ -37,6 +38,7 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
         target: shape (N,).
         sample_weight: residual weights, shape (N,), e.g. 1/|t| for SPES.
         bias: include the constant b.
+        comm: sums over samples are all-reduced through it when the data are sharded.
 
     Returns:
         ``(coef, intercept, loss)`` with shapes (P, K), (P,) and (P,). The loss is the weighted
@@ -47,11 +49,15 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
     weighted = phi * sample_weight[:, None]
     gram = weighted.transpose(-1, -2) @ weighted
     right = weighted.transpose(-1, -2) @ torch.stack([sample_weight, rhs], dim=1)
+    sums = torch.stack([sample_weight @ sample_weight, sample_weight @ rhs, rhs @ rhs])
+    if comm.data_parallel:
+        flat = comm.sum_over_samples(torch.cat([gram.reshape(-1), right.reshape(-1), sums]))
+        gram, right, sums = flat[: gram.numel()].view_as(gram), flat[gram.numel() : -3].view_as(right), flat[-3:]
     moment = right[..., 1]
     if bias:
-        corner = (sample_weight @ sample_weight).expand(gram.shape[0], 1, 1)
+        corner = sums[0].expand(gram.shape[0], 1, 1)
         gram = torch.cat([torch.cat([gram, right[..., :1]], dim=-1), torch.cat([right[..., :1].transpose(-1, -2), corner], dim=-1)], dim=-2)
-        moment = torch.cat([moment, (sample_weight @ rhs).expand(gram.shape[0], 1)], dim=-1)
+        moment = torch.cat([moment, sums[1].expand(gram.shape[0], 1)], dim=-1)
     scale = torch.diagonal(gram, dim1=-2, dim2=-1).clamp_min(1e-300).sqrt()
     finite = torch.isfinite(gram).all(dim=-1).all(dim=-1) & torch.isfinite(moment).all(dim=-1)
     gram = torch.where(finite[:, None, None], gram, torch.eye(gram.shape[-1], dtype=gram.dtype))
@@ -62,7 +68,7 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype)
     moment_n = moment / scale
     solution = torch.linalg.solve(normalised + RIDGE * eye, moment_n.unsqueeze(-1)).squeeze(-1)
-    total = rhs @ rhs
+    total = sums[2]
     loss = ((total - (moment_n * solution).sum(dim=-1)) / total).clamp_min(0.0)
     loss = torch.where(finite & torch.isfinite(loss), loss, torch.full_like(loss, math.inf))
     params = solution / scale
@@ -71,7 +77,7 @@ def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias:
     return coef, intercept, loss
 
 
-def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight: Tensor, bias: bool):
+def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight: Tensor, bias: bool, comm: Communicator = LOCAL):
     """Return the variable-projection loss (P,) of each candidate and its gradient (P, K, d).
 
     At the least-squares coefficients c the derivative of min_c ||r||^2 with respect to the
@@ -80,10 +86,10 @@ def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight:
     b - t and s is the sample weight: two batched matrix products, no autograd graph.
     """
     phi, magnitude, sine = evaluate(design, weight, with_parts=True)
-    coef, intercept, loss = solve_coefficients(phi, target, sample_weight, bias)
+    coef, intercept, loss = solve_coefficients(phi, target, sample_weight, bias, comm)
     rhs = target * sample_weight
     prediction = (phi @ coef.unsqueeze(-1)).squeeze(-1) + intercept.unsqueeze(-1)
-    scaled = (2 / (rhs @ rhs)) * sample_weight**2 * (prediction - target)
+    scaled = (2 / comm.sum_over_samples(rhs @ rhs)) * sample_weight**2 * (prediction - target)
     scaled = torch.where(torch.isfinite(scaled), scaled, torch.zeros_like(scaled))
     weighted_coef = scaled.unsqueeze(-1) * coef.unsqueeze(-2)
     phi = torch.where(torch.isfinite(phi), phi, torch.zeros_like(phi))
@@ -91,7 +97,7 @@ def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight:
     if sine is not None:
         # The signed domain's phase term: d phi / d w_ki gains -pi |phi| sin(phase) [x_i < 0].
         grad = grad - math.pi * (weighted_coef * magnitude * sine).transpose(-1, -2) @ design.negative
-    return loss, grad
+    return loss, comm.sum_over_samples(grad)
 
 
 def search(
@@ -104,6 +110,7 @@ def search(
     steps: int,
     lr: float,
     history: list[float] | None = None,
+    comm: Communicator = LOCAL,
 ) -> tuple[Tensor, Tensor]:
     """Train a population of exponent matrices with Adam and return ``(weights, losses)``.
 
@@ -115,6 +122,8 @@ def search(
         steps: Adam steps.
         lr: initial learning rate, decayed along a cosine to lr / 20.
         history: if given, the best loss of each step is appended to it.
+        comm: with sharded data, sums over samples are all-reduced; with the population
+            split between ranks, the best loss of each step is the minimum over all ranks.
     """
     weight = init_weight.clone()
     weight.grad = torch.zeros_like(weight)
@@ -123,13 +132,15 @@ def search(
     step_scale = torch.ones(weight.shape[0], 1, 1, dtype=weight.dtype)
     last_good = weight.clone()
     for _ in range(steps):
-        loss, grad = loss_and_grad(design, weight, target, sample_weight, bias)
+        loss, grad = loss_and_grad(design, weight, target, sample_weight, bias, comm)
         finite = torch.isfinite(loss)
         if not bool(finite.all()):
             _roll_back(weight, last_good, ~finite, step_scale, optimizer)
-            loss, grad = loss_and_grad(design, weight, target, sample_weight, bias)
+            loss, grad = loss_and_grad(design, weight, target, sample_weight, bias, comm)
             finite = torch.isfinite(loss)
         best = float(loss[finite].min()) if bool(finite.any()) else math.inf
+        if comm.splits_population:
+            best = comm.min(best)
         if history is not None:
             history.append(best)
         if best < EXACT_LOSS:
@@ -140,10 +151,10 @@ def search(
         weight.copy_(last_good + step_scale * (weight - last_good))
         scheduler.step()
 
-    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias, comm)
     bad = ~torch.isfinite(loss)
     weight[bad] = last_good[bad]
-    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias)
+    _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias, comm)
     return weight, loss
 
 

@@ -2,7 +2,10 @@
 
 Uses :func:`scipy.optimize.least_squares` with the analytic Jacobian from
 :func:`lognet._basis.jacobian`; the residual of each loss is chosen so that its sum of
-squares is the loss (up to a constant factor).
+squares is the loss (up to a constant factor). With data sharded across processes the
+residual vector is never in one place, so least_squares runs on a compressed residual
+vector built from every rank's QR factor (see :class:`_CompressedResiduals`): the same
+steps, the same optimum, identical on every rank.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from scipy.optimize import least_squares
 from torch import Tensor
 
 from ._basis import Design, jacobian, pack, unpack
+from ._distributed import LOCAL, Communicator
 
 # Residual used in place of a non-finite one, so the trust region shrinks instead of the
 # solver stopping; 1e6 is far above any residual of a useful fit (all are scaled to O(1)).
@@ -22,7 +26,10 @@ BARRIER = 1e6
 class Residuals:
     """Residual vector and Jacobian of one loss, as callables for least_squares."""
 
-    def __init__(self, design: Design, target: Tensor, loss: str, n_terms: int, bias: bool, scale: float):
+    def __init__(
+        self, design: Design, target: Tensor, loss: str, n_terms: int, bias: bool, scale: float, comm: Communicator = LOCAL
+    ):
+        self.comm = comm
         self.design = design
         self.target = target
         self.loss = loss
@@ -105,6 +112,8 @@ def refine(
     confidence intervals.
     """
     theta0 = residuals.to_vector(weight, coef, intercept)
+    if residuals.comm.data_parallel:
+        return _refine_sharded(residuals, theta0, max_nfev)
     n_params = theta0.size
     n_samples = residuals.target.shape[0]
     method = "lm" if n_samples >= n_params else "trf"
@@ -124,4 +133,47 @@ def refine(
         theta = theta0
     weight, coef, intercept = residuals.from_vector(theta.copy())
     cost = 0.5 * float(np.sum(residuals.residual(theta) ** 2))
+    return weight.clone(), coef.clone(), intercept, cost, residuals.jac(theta)
+
+
+class _CompressedResiduals:
+    """A residual vector of length p + 1 whose Levenberg-Marquardt steps equal the full problem's.
+
+    Each rank reduces its rows [J r] to the triangular factor of a QR decomposition; stacking
+    every rank's factor and factoring again gives R with R^T R = [J r]^T [J r] over all rows
+    (TSQR). Its last column c and leading block R_J satisfy ||c + R_J d||^2 = ||r + J d||^2 for
+    every step d, so least_squares sees the same cost, Jacobian scaling and linear model.
+    """
+
+    def __init__(self, residuals: Residuals):
+        self.residuals = residuals
+        self._key: bytes | None = None
+
+    def _factor(self, theta: np.ndarray) -> np.ndarray:
+        key = theta.tobytes()
+        if self._key != key:
+            r = torch.from_numpy(self.residuals.residual(theta))
+            J = torch.from_numpy(self.residuals.jac(theta))
+            stacked = torch.cat([J, r[:, None]], dim=1)
+            local = torch.linalg.qr(stacked, mode="r").R if stacked.shape[0] > stacked.shape[1] else stacked
+            factors = torch.cat(self.residuals.comm.gather(local))
+            self._r = torch.linalg.qr(factors, mode="r").R.numpy()
+            self._key = key
+        return self._r
+
+    def residual(self, theta):
+        return self._factor(theta)[:, -1].copy()
+
+    def jac(self, theta):
+        return self._factor(theta)[:, :-1].copy()
+
+
+def _refine_sharded(residuals: Residuals, theta0: np.ndarray, max_nfev: int):
+    compressed = _CompressedResiduals(residuals)
+    result = least_squares(
+        compressed.residual, theta0, jac=compressed.jac, method="lm", x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12, gtol=1e-12
+    )
+    theta = result.x if np.all(np.isfinite(result.x)) else theta0
+    weight, coef, intercept = residuals.from_vector(theta.copy())
+    cost = 0.5 * float(np.sum(compressed.residual(theta) ** 2))
     return weight.clone(), coef.clone(), intercept, cost, residuals.jac(theta)

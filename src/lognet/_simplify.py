@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from ._basis import Design
+from ._distributed import LOCAL, Communicator
 from ._engine import Candidate
 from ._refine import Residuals, refine
 
@@ -52,9 +53,22 @@ class Simplifier:
         limit: the largest selection loss a change may leave.
         max_denominator: largest denominator of a snapped exponent.
         max_nfev: refinement budget per trial.
+        comm: collectives for sharded data.
     """
 
-    def __init__(self, design: Design, target, loss: str, scale: float, score: Callable[[Candidate], float], limit: float, max_denominator: int, max_nfev: int):
+    def __init__(
+        self,
+        design: Design,
+        target,
+        loss: str,
+        scale: float,
+        score: Callable[[Candidate], float],
+        limit: float,
+        max_denominator: int,
+        max_nfev: int,
+        comm: Communicator = LOCAL,
+    ):
+        self.comm = comm
         self.design = design
         self.target = target
         self.loss = loss
@@ -67,7 +81,7 @@ class Simplifier:
 
     def refit(self, weight, coef, intercept, fixed) -> Candidate:
         n_terms = weight.shape[0]
-        residuals = Residuals(self.design, self.target, self.loss, n_terms, intercept is not None, self.scale)
+        residuals = Residuals(self.design, self.target, self.loss, n_terms, intercept is not None, self.scale, self.comm)
         residuals.hold(weight, ~fixed if bool(fixed.any()) else None)
         weight, coef, intercept, cost, jac = refine(residuals, weight, coef, intercept, self.max_nfev)
         return Candidate(weight, coef, intercept, cost, jac)
