@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from tokenize import TokenError
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import sympy
-from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+if TYPE_CHECKING:
+    import sympy
+
+# SymPy is imported inside the functions because it takes about half a second to import and
+# ``import lognet`` should not pay for it.
 
 # Floats are rounded to this many decimals before comparing, as in SRBench.
 DECIMALS = 3
@@ -18,6 +22,9 @@ NUMERIC_TOLERANCE = 1e-6
 
 
 def _to_expression(value, name: str, local_dict: dict[str, sympy.Symbol]) -> sympy.Expr:
+    import sympy
+    from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
     if isinstance(value, str):
         try:
             return parse_expr(value, local_dict=dict(local_dict), transformations=standard_transformations + (convert_xor,))
@@ -37,6 +44,8 @@ def round_numbers(expression: sympy.Expr, decimals: int = DECIMALS) -> sympy.Exp
     ``x**2``). A nonzero number that would round to 0 is rounded to ``decimals`` significant
     digits instead, so small physical constants (6.674e-11) do not vanish.
     """
+    import sympy
+
     replacements = {}
     for atom in expression.atoms(sympy.Float, sympy.Rational):
         if isinstance(atom, sympy.Integer):
@@ -50,6 +59,8 @@ def round_numbers(expression: sympy.Expr, decimals: int = DECIMALS) -> sympy.Exp
 
 
 def _positive_symbols(expression: sympy.Expr) -> sympy.Expr:
+    import sympy
+
     return expression.xreplace({s: sympy.Symbol(s.name, positive=True) for s in expression.free_symbols})
 
 
@@ -63,6 +74,8 @@ def _numerically_constant(values: np.ndarray) -> bool:
 
 def _numeric_candidate(found: sympy.Expr, truth: sympy.Expr, symbols: list[sympy.Symbol]) -> bool:
     """Whether found - truth or found / truth looks constant at random points in (0.5, 2)."""
+    import sympy
+
     if not symbols:
         return True
     rng = np.random.default_rng(0)
@@ -80,6 +93,8 @@ def _numeric_candidate(found: sympy.Expr, truth: sympy.Expr, symbols: list[sympy
 
 
 def _is_constant(expression: sympy.Expr) -> bool:
+    import sympy
+
     if expression.free_symbols or expression.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         return False
     return expression.is_finite is not False
@@ -119,6 +134,8 @@ def exact_match(
         >>> exact_match("x**2.01", "x^2")
         False
     """
+    import sympy
+
     if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"decimals must be a non-negative int, got {decimals!r}.")
     if isinstance(variables, str):

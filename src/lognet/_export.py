@@ -149,12 +149,14 @@ def to_latex(result: FitResult, digits: int | None = 4) -> str:
 
     Names that are not plain identifiers (``flow rate``, ``2x``, ``a-b``) are set in
     ``\\text{...}`` with LaTeX's special characters escaped, so they cannot be read as
-    products or subscripts.
+    products or subscripts, and products are then written with ``\\cdot``.
     """
     expression = formula(result, digits)
     symbol_names = {symbol: _latex_name(symbol.name) for symbol in expression.free_symbols}
-    left = _latex_name(result.target_name)
-    return f"{left} = {sympy.latex(expression, symbol_names=symbol_names)}"
+    # Math mode drops spaces, so two adjacent \text names would run together without a dot.
+    has_text = any(name.startswith(r"\text{") for name in symbol_names.values())
+    body = sympy.latex(expression, symbol_names=symbol_names, mul_symbol="dot" if has_text else None)
+    return f"{_latex_name(result.target_name)} = {body}"
 
 
 def python_names(names: tuple[str, ...]) -> list[str]:
