@@ -450,8 +450,8 @@ def run_demo(args: argparse.Namespace) -> None:
 
 
 def _interval_text(result) -> str:
-    """Return the 95% confidence interval of the first exponent, or '' when lognet cannot compute it."""
-    intervals = getattr(result, "confidence_intervals", None)
-    if not callable(intervals):
+    """Return the 95% confidence interval of the first exponent, or '' without a Jacobian."""
+    if result.jacobian is None:
         return ""
-    return ""
+    low, high = result.confidence_intervals(0.95)["weight"][0, 0]
+    return f"  (95% confidence interval {low:.6g} to {high:.6g})"

@@ -6,7 +6,6 @@ import math
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
 # Digits of the raw numbers in tables: enough to tell 1.49979 from 1.5.
 SIGNIFICANT = 6
@@ -32,51 +31,42 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "
     return "\n".join(lines)
 
 
-def terms_frame(result) -> pd.DataFrame:
-    """Return the learned terms, one row per term and a last row for the intercept.
-
-    Uses ``result.terms_table()`` (coefficients and exponents with confidence intervals)
-    when the installed lognet has it, else the bare coefficients and exponents.
-    """
-    table = getattr(result, "terms_table", None)
-    if callable(table):
-        return table()
-    rows = []
-    for k in range(result.n_terms):
-        row = {"term": str(k + 1), "coef": float(result.coef[k])}
-        row.update({name: float(result.weight[k, i]) for i, name in enumerate(result.feature_names)})
-        rows.append(row)
-    if result.intercept is not None:
-        intercept = {"term": "intercept", "coef": float(result.intercept)}
-        intercept.update({name: math.nan for name in result.feature_names})
-        rows.append(intercept)
-    return pd.DataFrame(rows)
-
-
-def render_frame(frame: pd.DataFrame) -> str:
-    """Render a DataFrame as an aligned text table; a named index becomes the first column."""
-    if frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()
-    header = [str(c) for c in frame.columns]
-    rows = [[_cell(value) for value in record] for record in frame.itertuples(index=False)]
-    return render(header, rows)
-
-
-def _cell(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (float, np.floating, int, np.integer)) and not isinstance(value, bool):
-        return number(value)
-    if value is None:
-        return "-"
-    return str(value)
+# Coverage of the confidence intervals printed next to each coefficient and exponent.
+LEVEL = 0.95
 
 
 def terms_text(result) -> str:
+    """Return the learned terms as a table: one row per term and one for the intercept.
+
+    Each coefficient and exponent is followed by its 95% confidence interval, unless the
+    result has no Jacobian to compute intervals from.
+    """
     title = f"Terms: {result.target_name} = sum of coef * product of feature^exponent"
     if result.intercept is not None:
         title += " + intercept"
-    return f"{title}\n{render_frame(terms_frame(result))}"
+    parameters = ["coef", *result.feature_names]
+    if result.jacobian is None:
+        header = ["term", *parameters]
+        rows = [[f"term {k}", number(result.coef[k]), *map(number, result.weight[k])] for k in range(result.n_terms)]
+        if result.intercept is not None:
+            rows.append(["intercept", number(result.intercept)] + [""] * result.n_features)
+        return f"{title}\n{render(header, rows)}"
+
+    table = result.terms_table(LEVEL)
+    interval = f"{LEVEL:.0%} CI"
+    header = ["term"] + [label for name in parameters for label in (name, interval)]
+    rows = []
+    for label, values in table.iterrows():
+        row = [str(label)]
+        for position in range(len(parameters)):
+            # Positional access: a feature named "coef" would repeat the top-level label.
+            estimate, low, high = values.iloc[3 * position : 3 * position + 3]
+            if label == "intercept" and position > 0:
+                row += ["", ""]
+            else:
+                row += [number(estimate), f"[{number(low)}, {number(high)}]"]
+        rows.append(row)
+    return f"{title}\n{render(header, rows)}"
 
 
 def formula_text(result) -> str:
