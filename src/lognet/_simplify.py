@@ -35,10 +35,18 @@ class Step:
 
 
 def simple_rationals(value: float, max_denominator: int) -> list[Fraction]:
-    """Rationals p/q with q <= max_denominator near ``value``, simplest (smallest q) first."""
+    """Rationals p/q with q <= max_denominator near ``value``, simplest (smallest q) first.
+
+    The nearest rational always takes the last of the ``MAX_TRIES`` places, so 0.8 tries
+    4/5 and not only the simpler but farther 1, 2/3 and 3/4.
+    """
     found = {Fraction(round(value * q), q) for q in range(1, max_denominator + 1)}
     near = [f for f in found if abs(float(f) - value) <= MAX_SNAP_DISTANCE]
-    return sorted(near, key=lambda f: (f.denominator, abs(float(f) - value)))[:MAX_TRIES]
+    tries = sorted(near, key=lambda f: (f.denominator, abs(float(f) - value)))[:MAX_TRIES]
+    nearest = min(near, key=lambda f: (abs(float(f) - value), f.denominator), default=None)
+    if nearest is not None and nearest not in tries:
+        tries[-1] = nearest
+    return tries
 
 
 class Simplifier:
