@@ -9,6 +9,7 @@ from ._exact import exact_match
 from ._fit import fit
 from ._io import load, save
 from ._model import LNN
+from ._onnx import export_onnx
 from ._result import FitResult
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "functional",
     "plots",
     "LNNRegressor",
+    "export_onnx",
     "__version__",
 ]
 
