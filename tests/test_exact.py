@@ -23,7 +23,8 @@ x, y, z = sympy.symbols("x y z", positive=True)
         ("x**0.3334", "x**(1/3)"),
         ("x**0.333", "x**(1/3)"),
         ("0.5*m*v**2 + 9.8101*m*h", "m*v**2/2 + 9.81*m*h"),
-        ("6.674e-11*m1*m2/r**2", "m1*m2/r^2"),
+        ("66.74*m1*m2/r**2", "m1*m2/r^2"),
+        ("x**2 + 0.0001*y", "x**2"),
         ("x*x/(x*y)", "x/y"),
         ("sqrt(x**2)", "x"),
         ("(x + y)**2 - y**2", "x**2 + 2*x*y"),
@@ -91,9 +92,14 @@ def test_decimals_controls_rounding():
     assert exact_match("x**2.01", "x**2", decimals=1)
 
 
-def test_round_numbers_keeps_small_constants():
-    rounded = round_numbers(sympy.Float(6.6743e-11) * x + sympy.Float(1.23456) * y)
-    assert rounded == sympy.Float(6.67e-11) * x + sympy.Float(1.235) * y
+def test_round_numbers_to_decimals():
+    rounded = round_numbers(sympy.Float(0.00049) * x + sympy.Float(1.23456) * y)
+    assert rounded == sympy.Float(1.235) * y
+
+
+def test_tiny_constant_needs_more_decimals():
+    assert not exact_match("6.674e-11*m1*m2/r**2", "m1*m2/r^2")
+    assert exact_match("6.674e-11*m1*m2/r**2", "m1*m2/r^2", decimals=14)
 
 
 def test_round_numbers_whole_becomes_integer():

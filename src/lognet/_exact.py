@@ -41,8 +41,9 @@ def round_numbers(expression: sympy.Expr, decimals: int = DECIMALS) -> sympy.Exp
     """Round every Float and non-integer Rational in ``expression`` to ``decimals`` places.
 
     A number that rounds to a whole number becomes a SymPy Integer (so ``x**2.0001`` becomes
-    ``x**2``). A nonzero number that would round to 0 is rounded to ``decimals`` significant
-    digits instead, so small physical constants (6.674e-11) do not vanish.
+    ``x**2``), and one below ``0.5 * 10**-decimals`` becomes 0, which removes negligible
+    terms such as ``1e-8 * x`` but also small physical constants such as 6.674e-11: write
+    those in units that make them large, or raise ``decimals``.
     """
     import sympy
 
@@ -52,8 +53,6 @@ def round_numbers(expression: sympy.Expr, decimals: int = DECIMALS) -> sympy.Exp
             continue
         value = float(atom)
         rounded = round(value, decimals)
-        if rounded == 0 and value != 0:
-            rounded = float(f"{value:.{decimals}g}")
         replacements[atom] = sympy.Integer(int(rounded)) if rounded == int(rounded) else sympy.Float(rounded)
     return expression.xreplace(replacements)
 
@@ -113,7 +112,8 @@ def exact_match(
     float to ``decimals`` places in both expressions, ``found`` counts as the true formula
     when ``simplify(found - truth)`` is a constant or ``simplify(found / truth)`` is a
     nonzero constant. Variables are compared by name and assumed positive (the setting of
-    ``domain="positive"`` fits), so ``sqrt(x**2)`` equals ``x``.
+    ``domain="positive"`` fits), so ``sqrt(x**2)`` equals ``x``. Rounding removes terms with
+    coefficients below ``0.5 * 10**-decimals`` (see :func:`round_numbers`).
 
     Args:
         found: the fitted formula, e.g. ``result.formula()``; a SymPy expression or a string.
