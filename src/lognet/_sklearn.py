@@ -74,7 +74,8 @@ class LNNRegressor(RegressorMixin, BaseEstimator):
     n_terms_ : int
         Number of terms in the fitted formula.
     formula_ : str
-        The fitted formula, e.g. ``"y = 2 * x0^1.5"``.
+        The fitted formula as text, e.g. ``"y = 2 * x0^1.5"``; :meth:`formula` returns it
+        as a SymPy expression.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -177,20 +178,30 @@ class LNNRegressor(RegressorMixin, BaseEstimator):
         self._check_domain(X)
         return self.result_.predict(X)
 
-    def formula(self, digits: int = 4) -> str:
-        """Return the fitted formula with numbers rounded to ``digits`` decimals."""
-        check_is_fitted(self, "result_")
-        return self.result_.formula_string(digits)
+    def formula(self, digits: int | None = None):
+        """Return the fitted model as a SymPy expression; see :meth:`FitResult.formula`.
 
-    def confidence_intervals(self, level: float = 0.95):
-        """Return the confidence intervals of the fitted parameters; see ``FitResult.confidence_intervals``."""
+        ``formula_`` holds the same model as a plain string.
+        """
         check_is_fitted(self, "result_")
-        method = getattr(self.result_, "confidence_intervals", None)
-        if method is None:
-            raise NotImplementedError(
-                "this version of lognet.FitResult has no confidence_intervals(); upgrade lognet."
-            )
-        return method(level)
+        return self.result_.formula(digits)
+
+    def confidence_intervals(self, level: float = 0.95) -> dict:
+        """Return (low, high) intervals of the exponents, coefficients and intercept.
+
+        Delegates to :meth:`FitResult.confidence_intervals`: a dict with ``"weight"``
+        (n_terms, n_features, 2), ``"coef"`` (n_terms, 2) and ``"intercept"`` (2,) or None.
+        """
+        check_is_fitted(self, "result_")
+        return self.result_.confidence_intervals(level)
+
+    def terms_table(self, level: float = 0.95):
+        """Return a DataFrame, one row per term, of estimates with their intervals.
+
+        Delegates to :meth:`FitResult.terms_table`.
+        """
+        check_is_fitted(self, "result_")
+        return self.result_.terms_table(level)
 
     def _set_result(self, result: FitResult) -> None:
         self.result_ = result
