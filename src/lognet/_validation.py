@@ -80,10 +80,10 @@ def check_domain_values(tensor: Tensor, domain: str, name: str = "input", eps: f
     count = int(bad.sum())
     features = _feature_indices(bad) if tensor.dim() > 0 else [0]
     shown = ", ".join(map(str, features[:10])) + (", ..." if len(features) > 10 else "")
-    rule = "negative" if eps is not None else "non-positive (<= 0)"
+    rule, need = ("negative", "x >= 0 because it takes log(x + eps)") if eps is not None else ("non-positive (<= 0)", "x > 0 because it takes log(x)")
     raise ValueError(
         f"{name} has {count} {rule} entries (in feature indices {shown}) but domain='positive' "
-        f"needs x > 0 because it takes log(x); use domain='signed' for the real part of x**w "
+        f"needs {need}; use domain='signed' for the real part of x**w "
         f"with signs, or domain='abs' for |x|**w."
     )
 
