@@ -1,0 +1,1 @@
+"""Helpers of the symbolic-regression recovery benchmark (``python -m benchmarks.sr_recovery``)."""
