@@ -25,6 +25,10 @@ RIDGE = 1e-14
 # A population loss below this is an exact fit at the precision of the normal equations, so
 # the search stops and leaves the last digits to Levenberg-Marquardt.
 EXACT_LOSS = 1e-11
+# The search also stops when its best loss improved by less than 0.1% in 30 steps: with noisy
+# data it has then reached the noise floor, and refinement does the rest.
+PATIENCE = 30
+PLATEAU_GAIN = 1e-3
 
 
 def solve_coefficients(phi: Tensor, target: Tensor, sample_weight: Tensor, bias: bool, comm: Communicator = LOCAL):
@@ -131,6 +135,7 @@ def search(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1), eta_min=lr / 20)
     step_scale = torch.ones(weight.shape[0], 1, 1, dtype=weight.dtype)
     last_good = weight.clone()
+    best_so_far: list[float] = []
     for _ in range(steps):
         loss, grad = loss_and_grad(design, weight, target, sample_weight, bias, comm)
         finite = torch.isfinite(loss)
@@ -143,7 +148,7 @@ def search(
             best = comm.min(best)
         if history is not None:
             history.append(best)
-        if best < EXACT_LOSS:
+        if best < EXACT_LOSS or _plateaued(best_so_far, best):
             break
         weight.grad.copy_(torch.where(finite[:, None, None], grad, torch.zeros_like(grad)))
         last_good[finite] = weight[finite]
@@ -156,6 +161,14 @@ def search(
     weight[bad] = last_good[bad]
     _, _, loss = solve_coefficients(evaluate(design, weight), target, sample_weight, bias, comm)
     return weight, loss
+
+
+def _plateaued(best_so_far: list[float], best: float) -> bool:
+    """True when the best loss improved by less than PLATEAU_GAIN over the last PATIENCE steps."""
+    best_so_far.append(min(best, best_so_far[-1]) if best_so_far else best)
+    if len(best_so_far) <= PATIENCE:
+        return False
+    return best_so_far[-1] > (1 - PLATEAU_GAIN) * best_so_far[-1 - PATIENCE]
 
 
 def _roll_back(weight, last_good, bad, step_scale, optimizer):
