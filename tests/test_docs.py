@@ -63,3 +63,18 @@ def test_docs_examples_run(page, tmp_path, monkeypatch):
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is not None:
             plt.close("all")
+
+
+def test_api_reference_lists_public_names():
+    import lognet
+    import lognet.datasets
+    import lognet.functional
+
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#{2,3} `([\w.]+)`", text, re.MULTILINE))
+    expected = {f"lognet.{name}" for name in lognet.__all__ if name not in ("functional", "datasets", "plots")}
+    expected |= {f"lognet.functional.{name}" for name in lognet.functional.__all__}
+    expected |= {f"lognet.datasets.{name}" for name in lognet.datasets.__all__}
+    expected |= {f"lognet.plots.{name}" for name in lognet.plots.__all__}
+    missing = sorted(expected - headings)
+    assert missing == []

@@ -143,7 +143,13 @@ class LNNRegressor(RegressorMixin, BaseEstimator):
             For non-finite values, values <= 0 in X with ``domain="positive"``, zero
             targets with ``loss="spes"``, a constant target, or an invalid parameter.
         """
+        target_name = getattr(y, "name", None)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        if isinstance(target_name, str):
+            # A named pandas Series names the target in the formula, as in lognet.fit.
+            import pandas as pd
+
+            y = pd.Series(y, name=target_name)
         self._check_domain(X)
         if not isinstance(self.options, (EngineOptions, type(None))):
             raise TypeError(
