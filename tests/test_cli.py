@@ -204,7 +204,7 @@ def test_predict_to_stdout(runs):
     assert lines[0] == "x1,x2,y_pred"
     assert len(lines) == 41
     assert lines[4].endswith(",,")
-    assert "2 rows have missing or infinite features" in run.stderr
+    assert "2 rows with missing or infinite features got an empty prediction" in run.stderr
 
 
 def test_predict_to_file(runs):
@@ -333,3 +333,22 @@ def test_killed_fit_resumes_from_checkpoint(tmp_path):
     assert result.n_terms == 3
     assert result.metrics["validation"]["r2"] > 0.999
     assert not checkpoint.exists()
+
+
+def test_fit_parquet_in_process(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(1, 5, 12)
+    pd.DataFrame({"x": x, "y": 2 * x**2}).to_parquet(tmp_path / "table.parquet")
+    monkeypatch.chdir(tmp_path)
+    run = run_main(["fit", "table.parquet", "--target", "y", "--terms", "1"], capsys)
+    assert run.returncode == 0, run.stderr
+    assert "Formula:     y = 2 * x^2" in run.stdout
+    assert "Model saved to table.lognet" in run.stdout
+    assert lognet.load(tmp_path / "table.lognet").formula_string() == "y = 2 * x^2"
+
+
+def test_unreadable_parquet_in_process(tmp_path, capsys, monkeypatch):
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really parquet")
+    monkeypatch.chdir(tmp_path)
+    run = run_main(["fit", "broken.parquet", "--target", "y"], capsys)
+    assert_error(run, 1, r"cannot read broken.parquet as Parquet: ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import traceback
@@ -19,6 +20,7 @@ from ._cli_data import (
     check_numeric,
     drop_missing,
     is_numeric,
+    plural,
     read_table,
     resolve_column,
     split_names,
@@ -77,12 +79,22 @@ def _seed(text: str) -> int:
     return value
 
 
+def _default_simplify_tol() -> float:
+    import inspect
+
+    from ._fit import fit
+
+    return inspect.signature(fit).parameters["simplify_tol"].default
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``lognet`` command and its subcommands."""
-    from . import __version__
+    from . import __version__, datasets
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--verbose", action="store_true", help="log each fitting stage to stderr and show a progress bar")
+    common.add_argument(
+        "--verbose", action="store_true", help="log progress to stderr; fit and demo also show a progress bar per stage"
+    )
     common.add_argument("--debug", action="store_true", help="print the full traceback when the command fails")
 
     parser = _Parser(
@@ -110,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "data",
         metavar="DATA",
         help="a CSV (.csv, .tsv) or Parquet (.parquet, .pq) file, or the name of a bundled dataset "
-        "(planets, cars, trees, mammals)",
+        f"({', '.join(datasets.available())})",
     )
     fit.add_argument(
         "--target", metavar="COL", help="column to predict; required for files, default for a bundled dataset: its target"
@@ -174,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-simplify",
         action="store_true",
         help="keep the raw fitted exponents (default: snap them to simple fractions such as 3/2 when the "
-        "held-out loss grows by at most 5%%)",
+        f"held-out loss grows by at most {100 * _default_simplify_tol():g}%%)",
     )
     fit.add_argument(
         "--checkpoint",
         metavar="PATH",
         help=f"checkpoint file, rewritten after each number of terms and deleted when the fit ends "
-        f"(default: the model path + {CHECKPOINT_SUFFIX})",
+        f"(default: MODEL{CHECKPOINT_SUFFIX}, next to the model file)",
     )
     fit.add_argument(
         "--resume",
@@ -236,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Running the demo; 'lognet --help' lists the commands.\n")
     handler = _configure_logging(args.verbose)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _progress_aware_logging(args.verbose):
             warnings.showwarning = _show_warning
             args.handler(args)
         return 0
@@ -268,6 +280,15 @@ def _configure_logging(verbose: bool) -> logging.Handler:
     return handler
 
 
+def _progress_aware_logging(verbose: bool):
+    """Route log lines through tqdm while a progress bar may be shown, so they do not break it."""
+    if not verbose:
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm(loggers=[logger])
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"lognet: warning: {message}", file=sys.stderr)
 
@@ -288,7 +309,7 @@ def run_fit(args: argparse.Namespace) -> None:
     check_numeric(table.frame, features + [target], table.name, target)
     frame, dropped = drop_missing(table.frame, features + [target], table.name, args.dropna)
     if dropped:
-        _note(f"dropped {dropped} rows with missing or infinite values (--dropna)")
+        _note(f"dropped {plural(dropped, 'row')} with missing or infinite values (--dropna)")
     check_fit_data(frame, features, target, args.loss, args.domain, table.name)
 
     out = Path(args.out) if args.out else Path(table.stem + MODEL_SUFFIX)
@@ -397,7 +418,8 @@ def run_predict(args: argparse.Namespace) -> None:
     if complete.any():
         predictions[complete] = result.predict(frame.loc[complete])
     if not complete.all():
-        _note(f"{int((~complete).sum())} rows have missing or infinite features; their predictions are left empty")
+        missing = int((~complete).sum())
+        _note(f"{plural(missing, 'row')} with missing or infinite features got an empty prediction")
     frame[f"{result.target_name}_pred"] = predictions
     text = frame.to_csv(index=False)
     if args.out is None:

@@ -157,11 +157,11 @@ def drop_missing(frame: pd.DataFrame, columns: list[str], source: str, dropna: b
     if not rows.any():
         return frame, 0
     if not dropna:
-        per_column = {c: int(n) for c, n in zip(columns, bad.sum(axis=0)) if n}
+        per_column = ", ".join(f"{c}: {int(n)}" for c, n in zip(columns, bad.sum(axis=0)) if n)
         first = [int(i) + 1 for i in np.nonzero(rows)[0][:5]]
         raise CommandError(
-            f"{source} has {int(rows.sum())} rows with missing or infinite values (per column: {per_column}; "
-            f"first data rows: {first}); pass --dropna to leave those rows out."
+            f"{source} has {plural(int(rows.sum()), 'row')} with missing or infinite values (per column: "
+            f"{per_column}; first data rows: {first}); pass --dropna to leave those rows out."
         )
     kept = frame.loc[~rows]
     return kept, int(rows.sum())
@@ -171,17 +171,17 @@ def check_fit_data(frame: pd.DataFrame, features: list[str], target: str, loss: 
     """Raise a CommandError, worded with the command's options, for data that ``fit`` cannot use."""
     y = frame[target].to_numpy(dtype=np.float64)
     if len(y) < 2:
-        raise CommandError(f"{source} has {len(y)} usable rows; a fit needs at least 2.")
+        raise CommandError(f"{source} has {plural(len(y), 'usable row')}; a fit needs at least 2.")
     if np.ptp(y) == 0:
         raise CommandError(f"the target {target!r} is constant (every value is {y[0]:g}); there is nothing to fit.")
     if loss == "spes" and (y == 0).any():
         raise CommandError(
-            f"the target {target!r} has {int((y == 0).sum())} zero values, and the default loss spes divides "
+            f"the target {target!r} has {plural(int((y == 0).sum()), 'zero value')}, and the default loss spes divides "
             f"by the target; pass --loss mse, or shift the target away from zero."
         )
     if loss == "msle" and (y <= 0).any():
         raise CommandError(
-            f"the target {target!r} has {int((y <= 0).sum())} non-positive values, but --loss msle needs "
+            f"the target {target!r} has {plural(int((y <= 0).sum()), 'non-positive value')}, but --loss msle needs "
             f"positive targets; pass --loss mse or --loss spes."
         )
     if domain == "positive":
@@ -194,6 +194,10 @@ def check_fit_data(frame: pd.DataFrame, features: list[str], target: str, loss: 
             )
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _count_list(counts: dict[str, int]) -> str:
-    parts = [f"{column!r} has {n} values <= 0" for column, n in counts.items()]
+    parts = [f"{column!r} has {plural(n, 'value')} <= 0" for column, n in counts.items()]
     return ", ".join(parts)
