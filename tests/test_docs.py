@@ -1,8 +1,8 @@
 """Run every ```python example in docs/*.md, page by page, so the documentation stays true.
 
 Blocks on one page share a namespace and run in order, like a reader pasting them into one
-session. A block preceded by a line ``<!-- skip -->`` is not run; the docs use that only for
-examples that need the command line or a file the reader supplies.
+session. A block preceded by a line ``<!-- skip -->`` is not run. The docs use that mark only
+for examples that need the command line or a file the reader supplies.
 """
 
 import re

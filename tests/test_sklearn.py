@@ -108,7 +108,7 @@ def test_dataframe_sets_feature_names(power_law):
     table = pd.DataFrame(X, columns=["mass", "length"])
     model = LNNRegressor(options=FAST, random_state=0).fit(table, pd.Series(y, name="force"))
     assert list(model.feature_names_in_) == ["mass", "length"]
-    assert model.formula_ == "y = 2 * mass^1.5 * length^-1"
+    assert model.formula_ == "force = 2 * mass^1.5 * length^-1"
     assert {str(symbol) for symbol in model.formula().free_symbols} == {"mass", "length"}
 
 

@@ -340,8 +340,8 @@ def extrapolation_plot(
     ax.set_ylabel(_label(result.target_name, units))
     title = _title(result)
     if others:
-        held = ", ".join(f"{n} = {np.median(X[:, i]):.4g}" for i, n in enumerate(result.feature_names) if i != index)
-        title += f"\n(curve at the medians {held})"
+        medians = ", ".join(f"{n} = {np.median(X[:, i]):.4g}" for i, n in enumerate(result.feature_names) if i != index)
+        title += f"\n(curve at the medians {medians})"
     ax.set_title(title, fontsize="medium")
     ax.legend(loc="best")
     return ax

@@ -187,7 +187,7 @@ class LNNRegressor(RegressorMixin, BaseEstimator):
     def formula(self, digits: int | None = None):
         """Return the fitted model as a SymPy expression; see :meth:`FitResult.formula`.
 
-        ``formula_`` holds the same model as a plain string.
+        ``formula_`` is the same model as a plain string.
         """
         check_is_fitted(self, "result_")
         return self.result_.formula(digits)
