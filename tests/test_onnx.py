@@ -196,6 +196,12 @@ def test_n_features_invalid(n_features, tmp_path):
         export_onnx(network, tmp_path / "net.onnx", n_features=n_features)
 
 
+@pytest.mark.parametrize("opset", [0, "17", 17.0])
+def test_opset_invalid(opset, tmp_path):
+    with pytest.raises(ValueError, match=r"opset must be a positive int such as 17, got"):
+        export_onnx(LNN(2, n_terms=1), tmp_path / "lnn.onnx", opset=opset)
+
+
 def test_bad_object_rejected(tmp_path):
     with pytest.raises(TypeError, match=r"export_onnx expects a torch.nn.Module .* got str"):
         export_onnx("model.pt", tmp_path / "model.onnx")

@@ -175,7 +175,9 @@ def export_onnx(
         path: output file, conventionally ending in ``.onnx``.
         n_features: number of input columns; required only for a module other than
             LogLayer and LNN, whose input size cannot be read from it.
-        opset: ONNX opset version. Default: 17.
+        opset: ONNX opset version. Default: 17. The exporter of torch 2.13 builds opset 18
+            graphs and converts them down to a lower ``opset`` with onnx's version converter,
+            which handles the few operators used here.
         dtype: floating-point type of the exported graph, ``torch.float32`` (default) or
             ``torch.float64``. A FitResult's float64 parameters are rounded to float32 by
             default.
@@ -192,6 +194,8 @@ def export_onnx(
         TypeError: the object is not a model.
     """
     _require_onnx_exporter()
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 1:
+        raise ValueError(f"opset must be a positive int such as 17, got {opset!r}.")
     if dtype not in EXPORTABLE_DTYPES:
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}.")
     module = _resolve_module(model_or_result)
