@@ -6,7 +6,7 @@ into the coefficient, in units chosen so the coefficient is neither tiny nor hug
 exact-recovery rule rounds floats to 3 decimals, which would erase G = 6.674e-11).
 
 NOTE: the chapter numbers follow the editions named in ``BOOKS`` as the author recalls their
-tables of contents; they were not re-checked against the printed books.
+tables of contents. They were not re-checked against the printed books.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ points, adds Gaussian noise of sigma = level * RMS(y) to the training target, fi
 method, and scores the found formula with :func:`lognet.exact_match` against the true law,
 with the structure check of :func:`benchmarks.sr.convert.same_structure`, and by R^2 on 1000
 noise-free test points from the same ranges. Rows are appended to a JSON-lines file as they
-finish, so an interrupted run resumes where it stopped; ``--report`` prints the tables of an
+finish, so an interrupted run resumes where it stopped. ``--report`` prints the tables of an
 existing file.
 """
 

@@ -163,7 +163,10 @@ def test_wrong_jacobian_shape_raises():
         result.standard_errors()
 
 
-@pytest.mark.parametrize("level, error", [(0.0, ValueError), (1.0, ValueError), (95, ValueError), ("0.95", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "level, error",
+    [(0.0, ValueError), (1.0, ValueError), (95, ValueError), ("0.95", TypeError), (True, TypeError)],
+)
 def test_bad_level_raises(level, error):
     result = fit_one_term(np.random.default_rng(5), 1.0, sigma=0.1)
     with pytest.raises(error, match="level must be"):

@@ -47,8 +47,8 @@ def monomials(expression: sympy.Expr, decimals: int = 3) -> frozenset | None:
     """Return the set of monomials of an expanded expression, or ``None`` if it is no sum of monomials.
 
     Numbers are rounded as in :func:`lognet.exact_match` first, so terms with negligible
-    coefficients disappear; the constant term is left out, because an additive constant is
-    allowed by the exact-recovery rule. Each monomial is a frozenset of (name, exponent).
+    coefficients disappear. The constant term is left out, because the exact-recovery rule
+    allows an additive constant. Each monomial is a frozenset of (name, exponent).
     """
     expression = sympy.expand(sympy.powsimp(round_numbers(expression, decimals), force=True))
     expression = round_numbers(expression, decimals)
@@ -69,6 +69,6 @@ def monomials(expression: sympy.Expr, decimals: int = 3) -> frozenset | None:
 
 
 def same_structure(found: sympy.Expr, truth: sympy.Expr) -> bool:
-    """Whether ``found`` is a sum of exactly the truth's monomials, with any coefficients."""
+    """Return whether ``found`` is a sum of exactly the truth's monomials, with any coefficients."""
     found_terms = monomials(found)
     return found_terms is not None and found_terms == monomials(truth)

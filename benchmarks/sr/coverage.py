@@ -11,7 +11,7 @@ Two models, each refitted on fresh data with additive Gaussian noise and loss="m
 - two terms and an intercept: y = a^2 + 3 * sqrt(b) + 1, 150 samples (the fitted terms are
   matched to the true ones by their exponents before counting).
 
-For every parameter it counts how often the interval contains the true value; a correct
+For every parameter it counts how often the interval contains the true value. A correct
 interval covers 95% of the time, give or take 1.4 points at 1000 repetitions.
 """
 

@@ -2,8 +2,8 @@
 
 Every runner takes the training data and a law's SymPy symbols and returns the found formula
 (SymPy), a predict function, and the fit's wall time and process CPU time in seconds. All run
-single-threaded. The budget is wall-clock time because Operon's ``max_time`` is; on a loaded
-machine a method gets less CPU time than its budget, which the CPU time column shows.
+single-threaded. The budget is wall-clock time, because Operon's ``max_time`` is. On a loaded
+machine a method gets less CPU time than its budget, and the CPU time column shows how much.
 
 - lognet: ``lognet.fit(X, y, loss="mse")`` with its defaults. It has no time limit option, so
   it runs to completion and its time is reported as measured.

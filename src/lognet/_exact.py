@@ -40,10 +40,10 @@ def _to_expression(value, name: str, local_dict: dict[str, sympy.Symbol]) -> sym
 def round_numbers(expression: sympy.Expr, decimals: int = DECIMALS) -> sympy.Expr:
     """Round every Float and non-integer Rational in ``expression`` to ``decimals`` places.
 
-    A number that rounds to a whole number becomes a SymPy Integer (so ``x**2.0001`` becomes
-    ``x**2``), and one below ``0.5 * 10**-decimals`` becomes 0, which removes negligible
-    terms such as ``1e-8 * x`` but also small physical constants such as 6.674e-11: write
-    those in units that make them large, or raise ``decimals``.
+    A number that rounds to a whole number becomes a SymPy Integer, so ``x**2.0001`` becomes
+    ``x**2``. A number below ``0.5 * 10**-decimals`` becomes 0. That removes negligible terms
+    such as ``1e-8 * x``, but also small physical constants such as 6.674e-11, so write those
+    in units that make them large, or raise ``decimals``.
     """
     import sympy
 
@@ -72,7 +72,7 @@ def _numerically_constant(values: np.ndarray) -> bool:
 
 
 def _numeric_candidate(found: sympy.Expr, truth: sympy.Expr, symbols: list[sympy.Symbol]) -> bool:
-    """Whether found - truth or found / truth looks constant at random points in (0.5, 2)."""
+    """Return whether found - truth or found / truth is numerically constant at random points in (0.5, 2)."""
     import sympy
 
     if not symbols:

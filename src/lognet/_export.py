@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from ._result import FitResult
 
 # An exponent within this relative distance of a rational p/q, q <= RATIONAL_DENOMINATOR, is
-# exported as that exact Rational. Snapped exponents are float(p/q) exactly; a free fitted
-# exponent sits that close to a simple rational only by chance.
+# exported as that exact Rational. Snapped exponents are float(p/q) exactly, while a free
+# fitted exponent sits that close to a simple rational only by chance.
 RATIONAL_DENOMINATOR = 100
 RATIONAL_TOLERANCE = 1e-12
 
@@ -123,8 +123,8 @@ def formula(result: FitResult, digits: int | None = None) -> sympy.Expr:
 
     Returns:
         ``intercept + sum_k coef_k * prod_i x_i**w_ki``. Exponents that are simple rationals
-        (all snapped ones) are exact Integers or Rationals, others are Floats; coefficients
-        and the intercept are Floats, or Integers when they are whole numbers.
+        (all snapped ones) are exact Integers or Rationals, and other exponents are Floats.
+        Coefficients and the intercept are Floats, or Integers when they are whole numbers.
     """
     _check_digits(digits)
     symbols = feature_symbols(result)
@@ -162,11 +162,11 @@ def to_latex(result: FitResult, digits: int | None = 4) -> str:
 def python_names(names: tuple[str, ...]) -> list[str]:
     """Map feature names to distinct, valid Python identifiers.
 
-    Characters other than ASCII letters, digits and ``_`` become ``_``; a leading digit gets
-    the prefix ``x_``; keywords and ``np`` get a trailing ``_``; a name left with no letter or
-    digit becomes ``x<column>``; repeats get ``_2``, ``_3``, ...
+    Characters other than ASCII letters, digits and ``_`` become ``_``. A leading digit gets
+    the prefix ``x_``, and keywords and ``np`` get a trailing ``_``. A name left with no
+    letter or digit becomes ``x<column>``, and repeats get ``_2``, ``_3``, ...
     """
-    taken: set[str] = set()
+    used_names: set[str] = set()
     result = []
     for column, name in enumerate(names):
         candidate = re.sub(r"[^0-9A-Za-z_]", "_", name)
@@ -177,9 +177,9 @@ def python_names(names: tuple[str, ...]) -> list[str]:
         if keyword.iskeyword(candidate) or candidate == "np":
             candidate += "_"
         unique, suffix = candidate, 2
-        while unique in taken:
+        while unique in used_names:
             unique, suffix = f"{candidate}_{suffix}", suffix + 1
-        taken.add(unique)
+        used_names.add(unique)
         result.append(unique)
     return result
 
@@ -223,9 +223,10 @@ def _docstring_literal(text: str) -> str:
 def to_python(result: FitResult, function_name: str = "predict") -> str:
     """Return the source code of a NumPy function that evaluates the model.
 
-    The function takes one argument per feature (sanitised by :func:`python_names`, the
-    mapping is listed in its docstring); arguments broadcast like NumPy arrays. Numbers are
-    written with ``repr`` so the function reproduces ``result.predict`` to rounding.
+    The function takes one argument per feature, named by :func:`python_names`, and its
+    docstring lists which argument is which feature. Arguments broadcast like NumPy arrays.
+    Numbers are written with ``repr``, so the function reproduces ``result.predict`` to
+    rounding.
     """
     if not isinstance(function_name, str) or not function_name.isidentifier() or keyword.iskeyword(function_name):
         raise ValueError(f"function_name must be a valid Python identifier, got {function_name!r}.")

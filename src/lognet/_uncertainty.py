@@ -2,8 +2,8 @@
 
 The covariance is the usual nonlinear least-squares estimate at the optimum,
 ``Cov = s^2 (J^T J)^-1``, with J the Jacobian of the (weighted) residuals and ``s^2`` the
-residual variance with ``n - p`` degrees of freedom; intervals use Student's t quantile with
-``n - p`` degrees of freedom. The intervals hold under the loss's noise model: additive
+residual variance with ``n - p`` degrees of freedom. Intervals use Student's t quantile with
+the same ``n - p`` degrees of freedom. The intervals hold under the loss's noise model: additive
 Gaussian noise of constant variance for ``"mse"``, constant relative (percentage) noise for
 ``"spes"`` and log-normal noise for ``"msle"``. Exponents that simplification snapped to a
 rational are treated as free, so their interval says whether the data agree with the
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ._result import FitResult
 
 # A parameter whose unit vector has a component larger than this in the Jacobian's null
-# space cannot be estimated from the data; its standard error is NaN.
+# space cannot be estimated from the data, so its standard error is NaN.
 NULL_SPACE_TOLERANCE = 1e-6
 
 
@@ -170,7 +170,7 @@ def terms_table(result: FitResult, level: float = 0.95) -> pd.DataFrame:
 
     Columns are a two-level index: ``("coef", stat)`` and ``(feature, stat)`` for each
     feature's exponent, with ``stat`` in ``("estimate", "low", "high")``. The intercept row
-    holds the intercept in the ``coef`` columns and exponents of exactly 0 (the constant
+    contains the intercept in the ``coef`` columns and exponents of exactly 0 (the constant
     term has no free exponent).
     """
     import pandas as pd
