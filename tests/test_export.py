@@ -202,3 +202,11 @@ def test_fitted_formula_has_rational_exponents():
     powers = {p.exp for p in result.formula().atoms(sympy.Pow)}
     assert powers == {sympy.Rational(3, 2), sympy.Rational(-1, 3)}
     assert_same_values(run_python(result, X), result.predict(X))
+
+
+def test_non_finite_parameters_export():
+    assert make_result([[np.nan, 1.0]], [2.0]).formula() == sympy.nan
+    assert make_result([[1.0, 1.0]], [-np.inf]).formula().has(sympy.oo)
+    namespace: dict = {}
+    exec(make_result([[np.nan, 1.0]], [np.inf], intercept=np.nan).to_python(), namespace)
+    assert np.isnan(namespace["predict"](2.0, 3.0))

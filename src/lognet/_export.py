@@ -53,6 +53,8 @@ _LATEX_SPECIALS = {
 
 def exact_exponent(value: float) -> sympy.Expr:
     """Return ``value`` as a SymPy Integer or Rational when it is a simple rational, else a Float."""
+    if not math.isfinite(value):
+        return _non_finite(value)
     if value == round(value):
         return sympy.Integer(int(round(value)))
     fraction = Fraction(value).limit_denominator(RATIONAL_DENOMINATOR)
@@ -61,7 +63,15 @@ def exact_exponent(value: float) -> sympy.Expr:
     return sympy.Float(value)
 
 
+def _non_finite(value: float) -> sympy.Expr:
+    if math.isnan(value):
+        return sympy.nan
+    return sympy.oo if value > 0 else -sympy.oo
+
+
 def _constant(value: float, digits: int | None) -> sympy.Expr:
+    if not math.isfinite(value):
+        return _non_finite(value)
     if digits is not None:
         value = float(f"{value:.{digits}g}")
     if value == round(value) and abs(value) < 2**53:
@@ -184,18 +194,25 @@ def python_names(names: tuple[str, ...]) -> list[str]:
     return result
 
 
+def _python_float(value: float) -> str:
+    # repr gives 'nan' and 'inf', which are not Python literals.
+    return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+
+
 def _python_exponent(value: float) -> str:
+    if not math.isfinite(value):
+        return _python_float(value)
     exponent = exact_exponent(value)
     if isinstance(exponent, sympy.Integer):
         return str(int(exponent))
     if isinstance(exponent, sympy.Rational):
         # p / q evaluates to the correctly rounded float of p/q, the value the model holds.
         return f"({exponent.p} / {exponent.q})"
-    return repr(float(value))
+    return _python_float(float(value))
 
 
 def _python_term(coef: float, exponents, arguments: list[str], domain: str) -> str:
-    factors = [repr(abs(float(coef)))]
+    factors = [_python_float(abs(float(coef)))]
     phase = []
     for argument, value in zip(arguments, exponents):
         value = float(value)
@@ -233,7 +250,7 @@ def to_python(result: FitResult, function_name: str = "predict") -> str:
     arguments = python_names(result.feature_names)
     signed_terms = [(float(c), _python_term(c, w, arguments, result.domain)) for c, w in zip(result.coef, result.weight)]
     if result.intercept is not None:
-        signed_terms.append((float(result.intercept), repr(abs(float(result.intercept)))))
+        signed_terms.append((float(result.intercept), _python_float(abs(float(result.intercept)))))
     if not signed_terms:
         signed_terms = [(0.0, "0.0")]
     body = ("-" if math.copysign(1.0, signed_terms[0][0]) < 0 else "") + signed_terms[0][1]
