@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -246,12 +247,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args = parser.parse_args(["demo"])
         print("Running the demo; 'lognet --help' lists the commands.\n")
-    handler = _configure_logging(args.verbose)
+    handler, level = _configure_logging(args.verbose)
     try:
         with warnings.catch_warnings(), _progress_aware_logging(args.verbose):
             warnings.showwarning = _show_warning
             args.handler(args)
         return 0
+    except BrokenPipeError:
+        # The reader of stdout (such as head) exited early. Point stdout at /dev/null so that
+        # Python's final flush does not fail again, and exit without a message, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return DATA_ERROR
     except CommandError as error:
         return _fail(error, error.status, args.debug)
     except (ValueError, TypeError, RuntimeError, OSError) as error:
@@ -260,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(error, INTERRUPTED, args.debug, "interrupted")
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _fail(error: BaseException, status: int, debug: bool, text: str | None = None) -> int:
@@ -272,12 +279,14 @@ def _fail(error: BaseException, status: int, debug: bool, text: str | None = Non
     return status
 
 
-def _configure_logging(verbose: bool) -> logging.Handler:
+def _configure_logging(verbose: bool) -> tuple[logging.Handler, int]:
+    """Send the ``lognet`` logger to stderr; return the handler and the level to restore."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("lognet: %(message)s"))
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
-    return handler
+    return handler, level
 
 
 def _progress_aware_logging(verbose: bool):

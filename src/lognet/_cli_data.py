@@ -78,18 +78,12 @@ def _read_file(path: Path) -> pd.DataFrame:
             raise CommandError(f"cannot read {path} as Parquet: {_first_line(error)}") from error
     separator = "\t" if ".tsv" in suffixes else ","
     try:
-        frame = pd.read_csv(path, sep=separator)
+        return pd.read_csv(path, sep=separator)
     except pd.errors.EmptyDataError as error:
         raise CommandError(f"cannot read {path} as CSV: the file is empty.") from error
-    except (ValueError, UnicodeDecodeError) as error:
-        # pandas' ParserError and UnicodeDecodeError are both ValueErrors.
+    except ValueError as error:
+        # pandas' ParserError and a UnicodeDecodeError from non-UTF-8 bytes are both ValueErrors.
         raise CommandError(f"cannot read {path} as CSV: {_first_line(error)}") from error
-    if frame.shape[1] < 2 and separator == ",":
-        raise CommandError(
-            f"cannot read {path} as CSV: found {frame.shape[1]} column, but a fit needs a target and at "
-            f"least one feature, separated by commas."
-        )
-    return frame
 
 
 def _first_line(error: BaseException) -> str:
@@ -163,8 +157,7 @@ def drop_missing(frame: pd.DataFrame, columns: list[str], source: str, dropna: b
             f"{source} has {plural(int(rows.sum()), 'row')} with missing or infinite values (per column: "
             f"{per_column}; first data rows: {first}); pass --dropna to leave those rows out."
         )
-    kept = frame.loc[~rows]
-    return kept, int(rows.sum())
+    return frame.loc[~rows], int(rows.sum())
 
 
 def check_fit_data(frame: pd.DataFrame, features: list[str], target: str, loss: str, domain: str, source: str) -> None:

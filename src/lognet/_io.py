@@ -31,7 +31,7 @@ def save(result, path: str | os.PathLike) -> Path:
 
     The tensors are the exponents, coefficients, residual Jacobian and loss history of the
     result and of its unsimplified fit (``result.raw``); a JSON document in the file's
-    metadata holds everything else. The write is atomic: the data go to a temporary file in
+    metadata stores everything else. The write is atomic: the data go to a temporary file in
     the same directory, which is synced and then renamed over ``path``, so a crash leaves
     either the old file or the new one, never a partial file.
 
@@ -43,7 +43,7 @@ def save(result, path: str | os.PathLike) -> Path:
         The path written, as a :class:`pathlib.Path`.
 
     Raises:
-        TypeError: if ``result`` is not a FitResult or its ``extra`` holds values JSON
+        TypeError: if ``result`` is not a FitResult or its ``extra`` contains values JSON
             cannot represent.
         OSError: if the file cannot be written.
     """
@@ -79,7 +79,7 @@ def load(path: str | os.PathLike):
 
     Only tensors and JSON are read, so loading never runs code stored in the file. The
     result predicts, prints its formula and reports metrics and confidence intervals as the
-    saved one did; ``result.extra["saved"]`` holds the lognet version and the UTC creation
+    saved one did; ``result.extra["saved"]`` contains the lognet version and the UTC creation
     time recorded in the file.
 
     Args:
