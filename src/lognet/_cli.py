@@ -26,7 +26,7 @@ from ._cli_data import (
     resolve_column,
     split_names,
 )
-from ._cli_report import formula_text, metadata_text, metrics_text, number, terms_text
+from ._cli_report import formula_text, metadata_text, metrics_text, terms_text
 
 logger = logging.getLogger("lognet")
 
@@ -386,6 +386,9 @@ def _fit_columns(table, args) -> tuple[str, list[str]]:
 
 
 def _check_directory(path: Path) -> None:
+    """Raise a CommandError before any work when ``path`` cannot be written as a file."""
+    if path.is_dir():
+        raise CommandError(f"cannot write {path}: it is a directory; give a file name inside it.")
     directory = path.parent
     if not directory.is_dir():
         raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
