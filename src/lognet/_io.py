@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ._result import FitResult
+
 FORMAT_NAME = "lognet-model"
 FORMAT_VERSION = 1
 # The safetensors metadata key whose value is the JSON document describing the model.
@@ -26,11 +28,11 @@ _MAX_HEADER_BYTES = 100_000_000
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def save(result, path: str | os.PathLike) -> Path:
+def save(result: FitResult, path: str | os.PathLike) -> Path:
     """Write a fitted model to ``path`` as one safetensors file.
 
     The tensors are the exponents, coefficients, residual Jacobian and loss history of the
-    result and of its unsimplified fit (``result.raw``); a JSON document in the file's
+    result and of its unsimplified fit (``result.raw``). A JSON document in the file's
     metadata stores everything else. The write is atomic: the data go to a temporary file in
     the same directory, which is synced and then renamed over ``path``, so a crash leaves
     either the old file or the new one, never a partial file.
@@ -47,8 +49,6 @@ def save(result, path: str | os.PathLike) -> Path:
             cannot represent.
         OSError: if the file cannot be written.
     """
-    from ._result import FitResult
-
     if not isinstance(result, FitResult):
         raise TypeError(f"save expects a lognet.FitResult, got {type(result).__name__}.")
     path = Path(os.fspath(path))
@@ -74,12 +74,12 @@ def save(result, path: str | os.PathLike) -> Path:
     return path
 
 
-def load(path: str | os.PathLike):
+def load(path: str | os.PathLike) -> FitResult:
     """Read a model written by :func:`lognet.save` and return it as a :class:`FitResult`.
 
     Only tensors and JSON are read, so loading never runs code stored in the file. The
     result predicts, prints its formula and reports metrics and confidence intervals as the
-    saved one did; ``result.extra["saved"]`` contains the lognet version and the UTC creation
+    saved one did. ``result.extra["saved"]`` contains the lognet version and the UTC creation
     time recorded in the file.
 
     Args:
@@ -292,9 +292,7 @@ def _check_version(version, lognet_version, path: Path) -> None:
         )
 
 
-def _restore(document: dict[str, Any], prefix: str, tensors: dict[str, np.ndarray], path: Path):
-    from ._result import FitResult
-
+def _restore(document: dict[str, Any], prefix: str, tensors: dict[str, np.ndarray], path: Path) -> FitResult:
     for key in ("weight", "coef", "loss_history"):
         if prefix + key not in tensors:
             raise ValueError(f"{path} is corrupt: the tensor {prefix + key!r} is missing.")
