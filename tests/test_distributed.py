@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch.distributed as dist
 
@@ -73,3 +74,33 @@ def test_data_parallel_matches_single_process(tmp_path, single_process):
         assert np.allclose(weight, reference_weight, atol=1e-6)
         assert record["n_train"] == single_process.extra["n_train"]
     assert np.array_equal(ranks[0]["weight"], ranks[1]["weight"])
+
+
+def test_shard_reader_keeps_own_rows(tmp_path):
+    from lognet._cli_data import read_table
+
+    path = tmp_path / "rows.csv"
+    path.write_text("a,y\n" + "".join(f"{i + 1},{2 * (i + 1)}\n" for i in range(7)))
+    first = read_table(str(path), (0, 2)).frame
+    second = read_table(str(path), (1, 2)).frame
+    assert first["a"].tolist() == [1, 3, 5, 7]
+    assert second["a"].tolist() == [2, 4, 6]
+
+
+def test_cli_fit_under_torchrun(tmp_path):
+    X, y = make_problem()
+    data = tmp_path / "law.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(data, index=False)
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", "1", "--nproc-per-node", "2",
+        "--master-addr", "127.0.0.1", "--master-port", str(free_local_port()),
+        "-m", "lognet", "fit", str(data), "--target", "y", "--data-parallel", "--out", str(tmp_path / "law.lognet"),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.count("Model saved to") == 1
+    assert "300 rows in shard 0 of 2" in completed.stdout
+    assert "y = 2.5 * a^1.5 - 0.5 * a^-1 * b^2" in completed.stdout
+    assert lognet.load(tmp_path / "law.lognet").extra["n_train"] == 480

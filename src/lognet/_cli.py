@@ -27,6 +27,7 @@ from ._cli_data import (
     split_names,
 )
 from ._cli_report import formula_text, metadata_text, metrics_text, terms_text
+from ._distributed import init_from_environment, is_main_process
 
 logger = logging.getLogger("lognet")
 
@@ -200,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue an interrupted fit from its checkpoint; data and options must be the same as before",
     )
+    fit.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="under torchrun: each process reads only its shard of the rows (row i goes to rank i mod "
+        "the number of processes) and the fit sums over all shards; without it every process reads all "
+        "rows and the processes share the multi-start search. Only rank 0 prints and writes files",
+    )
     fit.set_defaults(handler=run_fit)
 
     predict = commands.add_parser(
@@ -313,7 +321,8 @@ def run_fit(args: argparse.Namespace) -> None:
 
     if args.plot:
         _require_matplotlib()
-    table = read_table(args.data)
+    shard = _join_process_group(args.data_parallel)
+    table = read_table(args.data, shard)
     target, features = _fit_columns(table, args)
     check_numeric(table.frame, features + [target], table.name, target)
     frame, dropped = drop_missing(table.frame, features + [target], table.name, args.dropna)
@@ -329,8 +338,9 @@ def run_fit(args: argparse.Namespace) -> None:
 
     terms = "auto" if args.terms == "auto" else str(args.terms)
     limit = f" up to {args.max_terms}" if args.terms == "auto" else ""
+    rows = f"{len(frame)} rows" if shard is None else f"{len(frame)} rows in shard {shard[0]} of {shard[1]}"
     print(
-        f"Fitting {target} from {', '.join(features)}: {table.name}, {len(frame)} rows "
+        f"Fitting {target} from {', '.join(features)}: {table.name}, {rows} "
         f"(terms {terms}{limit}, loss {args.loss}, domain {args.domain}, seed {args.seed})\n"
     )
     result = fit(
@@ -344,8 +354,11 @@ def run_fit(args: argparse.Namespace) -> None:
         simplify=not args.no_simplify,
         checkpoint=checkpoint,
         resume=args.resume,
+        data_parallel=args.data_parallel,
         verbose=args.verbose,
     )
+    if not is_main_process():
+        return
     print(_summary(result))
     save(result, out)
     print(f"\nModel saved to {out}")
@@ -355,6 +368,22 @@ def run_fit(args: argparse.Namespace) -> None:
         units = table.info.units if table.info is not None else None
         save_fit_figure(result, frame[features], frame[target], args.plot, units=units)
         print(f"Plot saved to {args.plot}")
+
+
+def _join_process_group(data_parallel: bool) -> tuple[int, int] | None:
+    """Join torchrun's process group if there is one; return this rank's (rank, world size) shard.
+
+    Every rank but 0 stops printing, so that the output appears once.
+    """
+    if not init_from_environment():
+        if data_parallel:
+            _note("--data-parallel has no effect outside torchrun; reading all rows")
+        return None
+    import torch.distributed as dist
+
+    if not is_main_process():
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    return (dist.get_rank(), dist.get_world_size()) if data_parallel else None
 
 
 def _fit_columns(table, args) -> tuple[str, list[str]]:
@@ -395,6 +424,8 @@ def _check_directory(path: Path) -> None:
 
 
 def _announce_checkpoint(checkpoint: Path, resume: bool) -> None:
+    if not is_main_process():
+        return
     if resume and checkpoint.exists():
         _note(f"resuming from checkpoint {checkpoint}")
     elif resume:

@@ -40,17 +40,23 @@ class Table:
     info: object | None = None
 
 
-def read_table(source: str) -> Table:
-    """Read ``source``: a CSV or Parquet file, or else the name of a bundled dataset."""
+def read_table(source: str, shard: tuple[int, int] | None = None) -> Table:
+    """Read ``source``: a CSV or Parquet file, or else the name of a bundled dataset.
+
+    With ``shard=(rank, world_size)`` only the data rows i with i % world_size == rank are
+    kept; a CSV file's other rows are skipped by the reader, unparsed.
+    """
     from . import datasets
 
     path = Path(source)
     if path.is_dir():
         raise CommandError(f"{source} is a directory; pass a CSV or Parquet file.")
     if path.is_file():
-        return Table(_read_file(path), str(path), _stem(path))
+        return Table(_read_file(path, shard), str(path), _stem(path))
     if source in datasets.available():
         frame = datasets.load(source)
+        if shard is not None:
+            frame = frame.iloc[shard[0] :: shard[1]].reset_index(drop=True)
         return Table(frame, f"bundled dataset {source!r}", source, datasets.info(source))
     raise CommandError(
         f"no such file or bundled dataset: {source!r}; give the path of a CSV or Parquet file, or one of "
@@ -65,11 +71,13 @@ def _stem(path: Path) -> str:
     return name
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, shard: tuple[int, int] | None = None) -> pd.DataFrame:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
+            # NOTE: Parquet is read whole and then sliced; only CSV skips other ranks' rows.
+            return frame if shard is None else frame.iloc[shard[0] :: shard[1]].reset_index(drop=True)
         except ImportError as error:
             raise CommandError(
                 f"reading the Parquet file {path} needs pyarrow: pip install 'lognet[parquet]'."
@@ -77,8 +85,12 @@ def _read_file(path: Path) -> pd.DataFrame:
         except (ValueError, OSError) as error:
             raise CommandError(f"cannot read {path} as Parquet: {_first_line(error)}") from error
     separator = "\t" if ".tsv" in suffixes else ","
+    skip = None
+    if shard is not None:
+        rank, world_size = shard
+        skip = lambda line: line > 0 and (line - 1) % world_size != rank  # noqa: E731 - line 0 is the header
     try:
-        return pd.read_csv(path, sep=separator)
+        return pd.read_csv(path, sep=separator, skiprows=skip)
     except pd.errors.EmptyDataError as error:
         raise CommandError(f"cannot read {path} as CSV: the file is empty.") from error
     except ValueError as error:
