@@ -33,6 +33,9 @@ class EngineOptions:
         init_range: random exponents start in [-init_range, init_range].
         max_search_samples: the population trains on at most this many samples (a random
             subset); refinement always uses the whole training set.
+        num_threads: torch threads used during the fit, restored afterwards; ``None`` keeps
+            torch's setting. The engine's tensors are small, so one thread avoids OpenMP's
+            start-up and, on busy machines, its spinning (docs/benchmarks.md measures both).
     """
 
     population: int = 128
@@ -42,6 +45,7 @@ class EngineOptions:
     max_nfev: int = 100
     init_range: float = 3.0
     max_search_samples: int = 500
+    num_threads: int | None = 1
 
 
 @dataclass

@@ -96,8 +96,20 @@ def fit(
     Returns:
         A :class:`FitResult`.
     """
-    data = prepare(X, y, feature_names=feature_names, loss=loss, domain=domain)
     options = options or EngineOptions()
+    threads = torch.get_num_threads()
+    if options.num_threads is not None:
+        torch.set_num_threads(options.num_threads)
+    try:
+        return _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,
+                    simplify, max_denominator, simplify_tol, options, checkpoint, resume, data_parallel, verbose)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,
+         simplify, max_denominator, simplify_tol, options, checkpoint, resume, data_parallel, verbose) -> FitResult:
+    data = prepare(X, y, feature_names=feature_names, loss=loss, domain=domain)
     candidates_k = _term_counts(n_terms, max_terms)
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH, the file to resume from.")
