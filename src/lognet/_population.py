@@ -94,9 +94,9 @@ def loss_and_grad(design: Design, weight: Tensor, target: Tensor, sample_weight:
     rhs = target * sample_weight
     prediction = (phi @ coef.unsqueeze(-1)).squeeze(-1) + intercept.unsqueeze(-1)
     scaled = (2 / comm.sum_over_samples(rhs @ rhs)) * sample_weight**2 * (prediction - target)
-    scaled = torch.where(torch.isfinite(scaled), scaled, torch.zeros_like(scaled))
+    scaled = torch.nan_to_num_(scaled, nan=0.0, posinf=0.0, neginf=0.0)
     weighted_coef = scaled.unsqueeze(-1) * coef.unsqueeze(-2)
-    phi = torch.where(torch.isfinite(phi), phi, torch.zeros_like(phi))
+    phi = torch.nan_to_num(phi, nan=0.0, posinf=0.0, neginf=0.0)
     grad = (weighted_coef * phi).transpose(-1, -2) @ design.log_abs
     if sine is not None:
         # The signed domain's phase term: d phi / d w_ki gains -pi |phi| sin(phase) [x_i < 0].
