@@ -130,7 +130,10 @@ def test_signed_formula_is_real_part():
     assert float(result.predict(np.array([[-8.0]]))[0]) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (18, ValueError), (2.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [(0, ValueError), (18, ValueError), (2.5, TypeError), (True, TypeError)],
+)
 def test_formula_rejects_bad_digits(bad, error):
     with pytest.raises(error, match="digits must be"):
         MONOMIAL.formula(digits=bad)
