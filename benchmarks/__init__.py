@@ -1,1 +1,1 @@
-"""Benchmarks for lognet, run as modules from the repository root (``python -m benchmarks.<name>.run``)."""
+"""Benchmarks for lognet, run as modules from the repository root (``python -m benchmarks.<module>``)."""

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.func import functional_call, jacrev
 
-# benchmarks/ is not an installed package; make the repository root importable when pytest is
-# started as `pytest` rather than `python -m pytest`.
+# benchmarks/ is not an installed package, so the repository root must be importable when
+# pytest is started as `pytest` rather than `python -m pytest`.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -27,8 +27,8 @@ from benchmarks.arithmetic.train_baselines import evaluation_sets, train_baselin
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Run on one thread: the batched solver's many small kernels only slow down on a shared
-    machine when torch splits them over several threads."""
+    """Run each test on one thread, because the batched solver's many small kernels slow down on
+    a shared machine when torch splits them over several threads."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -254,3 +254,20 @@ def test_run_writes_results_files(tmp_path):
     assert payload["metadata"]["budget"] == "smoke"
     assert len(csv_lines) == 5
     assert all(run["success"] for run in payload["runs"] if run["model"] == "lognet")
+
+
+def test_run_rebuilds_doc_from_results(tmp_path):
+    stem = tmp_path / "smoke"
+    doc = tmp_path / "doc.md"
+    doc.write_text("# Title\n\n<!-- arithmetic-results:start -->\nstale block\n<!-- arithmetic-results:end -->\nAfter.\n")
+    main(["--budget", "smoke", "--seeds", "2", "--models", "lognet,NPU", "--tasks", "nalm/div/U[1,2]", "--out", str(stem)])
+
+    code = main(["--from-results", str(stem.with_suffix(".json")), "--doc", str(doc)])
+    text = doc.read_text()
+
+    assert code == 0
+    assert text.startswith("# Title\n")
+    assert text.endswith("After.\n")
+    assert "stale block" not in text
+    assert "| div U[1,2] → U[2,6] |" in text
+    assert "Goal 1" in text

@@ -9,8 +9,8 @@ The population is fitted at once by a batched Levenberg-Marquardt written in tor
 closed-form Jacobian, because the library routines are too slow for hundreds of fits. On the
 100-input task (a 512 x 207 Jacobian in float64, one thread of the AMD EPYC machine the
 benchmark ran on) scipy's MINPACK ``lm`` took about 20 ms per iteration and
-``torch.func.jacrev`` about 30 ms per Jacobian. One batched iteration here costs about 1.5 ms
-per member. scipy's ``least_squares`` still polishes the winner.
+``torch.func.jacrev`` about 30 ms per Jacobian. One batched iteration here costs about 2 ms
+per member on 256 samples. scipy's ``least_squares`` still polishes the winner.
 """
 
 from __future__ import annotations
@@ -179,11 +179,14 @@ class _Population:
 
 
 def _new_members(task: Task, exponents: list[Tensor | None], generator: torch.Generator, one_hot: bool = False) -> _Population:
-    """Members with random first layers: U(0, 1) for positive inputs, so hidden values start
-    positive, and U(-1, 1) otherwise; with ``one_hot`` each hidden value starts as one random
-    input instead (distinct inputs), as in a plain LNN on the raw inputs. ``None`` in ``exponents``
-    makes a free member with exponents from U(-1, 1) (LogLayer's default); a tensor makes a
-    template member."""
+    """Create members with random first layers, one per entry of ``exponents``.
+
+    First layers are drawn from U(0, 1) for positive inputs, so that hidden values start
+    positive, and from U(-1, 1) otherwise. With ``one_hot`` each hidden value starts as one
+    random input instead (distinct inputs), as in a plain LNN on the raw inputs. ``None`` makes
+    a free member with exponents from U(-1, 1), LogLayer's default, and a tensor makes a
+    template member.
+    """
     P = len(exponents)
     low = -1.0 if task.signed else 0.0
     W1 = torch.rand(P, HIDDEN, task.input_size, generator=generator, dtype=DTYPE) * (1 - low) + low

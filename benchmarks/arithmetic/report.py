@@ -92,14 +92,16 @@ def goal_lines(summary: dict, tasks: list[Task], baselines: list[str], model: st
         not_higher = []
         for task in signed:
             own = summary[(model, task.name)]["rate"]
-            best = max((summary[(b, task.name)]["rate"] for b in baselines if (b, task.name) in summary), default=0.0)
+            rates = {name: summary[(name, task.name)]["rate"] for name in baselines if (name, task.name) in summary}
+            best = max(rates.values(), default=0.0)
             if not own > best:
-                not_higher.append((task, own, best))
+                leaders = ", ".join(name for name, rate in rates.items() if rate == best)
+                not_higher.append((task, own, best, leaders))
         verdict = "met" if not not_higher else "not met"
         lines.append(
             f"- Goal 2 (a higher success rate than every baseline on the {len(signed)} task(s) with negative inputs) "
             f"is {verdict}: {len(signed) - len(not_higher)}/{len(signed)} task(s)."
         )
-        for task, own, best in not_higher:
-            lines.append(f"  - not higher: {_task_label(task)}: lognet {own:.0%}, best baseline {best:.0%}.")
+        for task, own, best, leaders in not_higher:
+            lines.append(f"  - not higher: {_task_label(task)}: {model} {own:.0%}, {leaders} {best:.0%}.")
     return lines

@@ -6,6 +6,8 @@ From the repository root:
 
 writes ``benchmarks/arithmetic/results/<budget>.json`` and ``.csv`` (one row per run) and
 replaces the results block of ``docs/benchmarks_arithmetic.md``.
+``--from-results results/full.json --doc docs/benchmarks_arithmetic.md`` rebuilds that block
+from saved results without running anything.
 """
 
 from __future__ import annotations
@@ -93,11 +95,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="full", help="compute budget (default: full)")
     parser.add_argument("--seeds", type=int, default=25, help="number of seeds, 0..N-1 (default: 25)")
-    parser.add_argument("--tasks", default=None, help="task set (" + ", ".join(TASK_SETS) + ") or task names separated by ';' (names contain commas); default: the budget's name")
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help="task set (" + ", ".join(TASK_SETS) + ") or task names separated by ';', because names contain "
+        "commas (default: the task set named like the budget)",
+    )
     parser.add_argument("--models", default="all", help="'all' or comma-separated models from: " + ", ".join(MODELS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1, the machine is shared)")
     parser.add_argument("--out", type=Path, default=None, help="stem of the .json/.csv results (default: results/<budget>)")
-    parser.add_argument("--doc", type=Path, default=None, help="markdown file whose results block is replaced (default: none; the full budget writes docs/benchmarks_arithmetic.md)")
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        help="rebuild the tables from this results .json instead of running (add --doc to write them)",
+    )
+    parser.add_argument(
+        "--doc",
+        type=Path,
+        default=None,
+        help="markdown file whose results block is replaced (default: none, but the full budget writes "
+        "docs/benchmarks_arithmetic.md)",
+    )
     return parser.parse_args(argv)
 
 
@@ -121,7 +140,7 @@ def write_results(path_stem: Path, metadata: dict, records: list[dict]) -> None:
     """Write all runs to ``<stem>.json`` (with metadata) and ``<stem>.csv``."""
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     with open(path_stem.with_suffix(".json"), "w", encoding="utf-8") as handle:
-        json.dump({"metadata": metadata, "runs": records}, handle, indent=1, default=str)
+        json.dump({"metadata": metadata, "runs": records}, handle, separators=(",", ":"), default=str)
     columns = ["model", "task", "seed", "success", "extrapolation_mse", "interpolation_mse", "threshold", "seconds"]
     with open(path_stem.with_suffix(".csv"), "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
@@ -144,8 +163,35 @@ def replace_block(doc: Path, block: str) -> None:
     doc.write_text(wrapped, encoding="utf-8")
 
 
+def render_report(metadata: dict, records: list[dict]) -> str:
+    """Return the markdown results block: run facts, the goal check and the tables."""
+    tasks = [find_task(name) for name in metadata["tasks"]]
+    models = metadata["models"]
+    summary = summarise(records)
+    lines = [
+        f"- Command: `{metadata['command']}`, from the repository root ({metadata['seeds']} seeds, "
+        f"{metadata['elapsed_seconds'] / 60:.1f} min wall time, run on {metadata['date']}).",
+        f"- Machine: {metadata['cpu']}, {metadata['cpu_count']} CPU cores shared with other jobs, "
+        f"{metadata['torch_threads']} torch thread(s), torch {metadata['torch']}, Python {metadata['python']}.",
+        f"- Baselines: {metadata['baseline_budget']}.",
+        "- lognet: " + ", ".join(f"{key}={value}" for key, value in metadata["lognet_budget"].items()) + ".",
+        "",
+    ]
+    if "lognet" in models:
+        lines += goal_lines(summary, tasks, [model for model in models if model != "lognet"]) + [""]
+    return "\n".join(lines) + "\n" + results_markdown(summary, tasks, models, metadata["thresholds"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_results is not None:
+        payload = json.loads(args.from_results.read_text(encoding="utf-8"))
+        block = render_report(payload["metadata"], payload["runs"])
+        print(block)
+        if args.doc is not None:
+            replace_block(args.doc, block)
+        return 0
+
     torch.set_num_threads(args.threads)
     budget = BUDGETS[args.budget]
     tasks = resolve_tasks(args.tasks or budget.name)
@@ -202,21 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         metadata["elapsed_seconds"] = time.perf_counter() - start
         write_results(out, metadata, records)
 
-    summary = summarise(records)
-    thresholds = metadata["thresholds"]
-    block = results_markdown(summary, tasks, models, thresholds)
-    if "lognet" in models:
-        block = "\n".join(goal_lines(summary, tasks, [m for m in models if m != "lognet"])) + "\n\n" + block
-    header = (
-        f"Command: `{command}` (from the repository root; {len(seeds)} seeds, "
-        f"{metadata['elapsed_seconds'] / 60:.1f} min wall time).\n"
-        f"Machine: {metadata['cpu']}, {metadata['cpu_count']} CPU cores shared with other jobs, "
-        f"{args.threads} torch thread(s); torch {metadata['torch']}, Python {metadata['python']}.\n"
-        f"Baselines: {budget.describe()}.\n\n"
-    )
-    print(header + block)
+    block = render_report(metadata, records)
+    print(block)
     if doc is not None:
-        replace_block(doc, header + block)
+        replace_block(doc, block)
     return 0
 
 

@@ -17,9 +17,9 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     successes, which is where most cells of this benchmark are.
     """
     if not isinstance(trials, int) or trials < 1:
-        raise ValueError(f"trials must be a positive int, got {trials!r}.")
+        raise ValueError(f"trials must be a positive int, got {trials!r}; pass the number of runs.")
     if not isinstance(successes, int) or not 0 <= successes <= trials:
-        raise ValueError(f"successes must be an int in [0, trials={trials}], got {successes!r}.")
+        raise ValueError(f"successes must be an int in [0, trials={trials}], got {successes!r}; count each run once.")
     rate = successes / trials
     denominator = 1 + z**2 / trials
     center = (rate + z**2 / (2 * trials)) / denominator

@@ -72,11 +72,12 @@ class Task:
 
     def __post_init__(self) -> None:
         if self.operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of {OPERATIONS}, got {self.operation!r}.")
+            raise ValueError(f"operation must be one of {OPERATIONS}, got {self.operation!r}; pick one of those names.")
         if 2 * self.subset_size - self.overlap_size > self.input_size:
             raise ValueError(
                 f"two subsets of {self.subset_size} inputs sharing {self.overlap_size} need "
-                f"{2 * self.subset_size - self.overlap_size} inputs, but input_size is {self.input_size}."
+                f"{2 * self.subset_size - self.overlap_size} inputs, but input_size is {self.input_size}; "
+                f"raise input_size or shrink the subsets."
             )
 
     @property
@@ -99,7 +100,7 @@ class Task:
         """Return the boolean masks of the inputs summed into a and into b for this seed.
 
         The two subsets are contiguous and start at an offset drawn from the seed, as in
-        Madsen & Johansen's generator; the two-input task has a single possible offset, 0.
+        Madsen & Johansen's generator. The two-input task has a single possible offset, 0.
         """
         generator = torch.Generator().manual_seed(int(seed))
         offset = int(torch.randint(0, self.input_size - self.used_size + 1, (1,), generator=generator))
@@ -115,8 +116,8 @@ class Task:
         """Compute y = a op b with a trailing dimension of size 1.
 
         Masks of shape (input_size,) take input (..., input_size). Masks of shape
-        (S, input_size) give each of S models its own layout and take either a shared input
-        (N, input_size) or one input per model (S, N, input_size); both return (S, N, 1).
+        (S, input_size) give each of S models its own layout. They take either a shared input
+        (N, input_size) or one input per model (S, N, input_size), and both return (S, N, 1).
         """
         a_weight = a_mask.to(input.dtype)
         b_weight = b_mask.to(input.dtype)
@@ -158,7 +159,7 @@ def apply_operation(operation: str, a: Tensor, b: Tensor) -> Tensor:
         return torch.sqrt(a)
     if operation == "square":
         return a * a
-    raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}.")
+    raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}; pick one of those names.")
 
 
 def sample_ranges(ranges: Ranges, shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype) -> Tensor:
@@ -226,20 +227,20 @@ def _single_layer_error(task: Task, x: Tensor, epsilon: float) -> Tensor:
 
 
 def static_task(operation: str) -> Task:
-    """Madsen & Johansen's static task for one operation: train U[1,2], test U[2,6]."""
+    """Return Madsen & Johansen's static task for one operation (train U[1,2], test U[2,6])."""
     subset = math.floor(STATIC_SUBSET_RATIO * STATIC_INPUT_SIZE)
     overlap = math.floor(STATIC_OVERLAP_RATIO * subset)
     return Task("static", operation, STATIC_INPUT_SIZE, subset, overlap, ((1.0, 2.0),), ((2.0, 6.0),))
 
 
 def nalm_task(operation: str, pair_index: int) -> Task:
-    """The NALM two-input task for one operation and one of the nine range pairs."""
+    """Return the NALM two-input task for one operation and one of the nine range pairs."""
     interpolation, extrapolation = NALM_RANGE_PAIRS[pair_index]
     return Task("nalm", operation, 2, 1, 0, interpolation, extrapolation)
 
 
 def all_tasks() -> list[Task]:
-    """All 42 tasks: six static operations, then four NALM operations over nine range pairs."""
+    """Return all 42 tasks: six static operations, then four NALM operations over nine range pairs."""
     tasks = [static_task(op) for op in OPERATIONS]
     for op in ("add", "sub", "mul", "div"):
         tasks += [nalm_task(op, index) for index in range(len(NALM_RANGE_PAIRS))]

@@ -126,7 +126,10 @@ def train_baseline(
     """
     first = tasks[0]
     if any((task.family, task.operation, task.input_size) != (first.family, first.operation, first.input_size) for task in tasks):
-        raise ValueError(f"tasks batched together must share family, operation and input size, got {[task.name for task in tasks]}.")
+        raise ValueError(
+            f"tasks batched together must share family, operation and input size, got {[task.name for task in tasks]}; "
+            f"call train_baseline once per (family, operation)."
+        )
     start_time = time.perf_counter()
     recipe = recipe_for(model, first)
     n_seeds = len(seeds)

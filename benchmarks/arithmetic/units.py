@@ -51,7 +51,7 @@ class BatchedUnit(nn.Module):
         raise NotImplementedError
 
     def regularizer(self) -> Tensor:
-        """The unit's own sparsity regulariser per model, shape (S,); zero when it has none."""
+        """Return the unit's own sparsity regulariser per model, shape (S,), or zeros if it has none."""
         return torch.zeros(self.n_models)
 
     @torch.no_grad()
