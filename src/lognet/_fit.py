@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,12 @@ logger = logging.getLogger("lognet")
 # Below this many samples no validation split is held out and the number of terms is chosen
 # by the corrected Akaike criterion on all data instead.
 MIN_SAMPLES_FOR_SPLIT = 30
+# A snap to exponents inside the raw fit's 99% confidence interval is consistent with the
+# data, so it may raise the held-out loss by up to 50%: on a few hundred held-out samples the
+# loss of the true law often exceeds the raw fit's by 5-10% (measured in the formula
+# recovery benchmark), which the default 5% tolerance would reject.
+SNAP_INTERVAL_LEVEL = 0.99
+SNAP_INSIDE_TOL = 0.5
 
 
 def fit(
@@ -166,15 +173,31 @@ def _simplify(candidate, raw, context: Context, design, max_denominator, simplif
     if not simplify_tol >= 0:
         raise ValueError(f"simplify_tol must be >= 0, got {simplify_tol!r}.")
     score_of = lambda c: selection_loss(c, context)  # noqa: E731
-    limit = max(score_of(candidate) * (1 + simplify_tol), EXACT_FLOOR)
+    base = score_of(candidate)
+    limit = max(base * (1 + simplify_tol), EXACT_FLOOR)
     y_train = context.data.y[context.train]
-    simplifier = Simplifier(design, y_train, context.loss, context.scale, score_of, limit, max_denominator, options.max_nfev, comm)
+    simplifier = Simplifier(
+        design, y_train, context.loss, context.scale, score_of, limit, max_denominator, options.max_nfev, comm,
+        interval=_exponent_interval(raw), loose_limit=max(base * (1 + SNAP_INSIDE_TOL), EXACT_FLOOR),
+    )
     simplified = simplifier.run(candidate, context.data.feature_names)
     result = _build_result(simplified, context)
     result.raw = raw
     result.simplification = [vars(step) for step in simplifier.steps]
     logger.info("simplified: %s (from %s)", result.formula_string(), raw.formula_string())
     return result
+
+
+def _exponent_interval(raw: FitResult) -> torch.Tensor | None:
+    """The raw fit's SNAP_INTERVAL_LEVEL confidence bounds of every exponent, (K, d, 2)."""
+    with warnings.catch_warnings():
+        # Unidentifiable exponents get NaN bounds, which simply never admit a snap.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            bounds = raw.confidence_intervals(level=SNAP_INTERVAL_LEVEL)["weight"]
+        except ValueError:
+            return None
+    return torch.as_tensor(np.asarray(bounds, dtype=np.float64))
 
 
 def _term_counts(n_terms, max_terms: int) -> list[int]:

@@ -62,6 +62,11 @@ class Simplifier:
         max_denominator: largest denominator of a snapped exponent.
         max_nfev: refinement budget per trial.
         comm: collectives for sharded data.
+        interval: (low, high) bounds of each exponent of the raw fit, shape (K, d, 2), or
+            ``None``. A snap to values inside these bounds is consistent with the data, so it
+            is kept up to ``loose_limit`` instead of ``limit``; the held-out loss measured on
+            a few hundred samples is too noisy to reject such snaps on its own.
+        loose_limit: the largest selection loss a snap inside ``interval`` may leave.
     """
 
     def __init__(
@@ -75,8 +80,12 @@ class Simplifier:
         max_denominator: int,
         max_nfev: int,
         comm: Communicator = LOCAL,
+        interval: torch.Tensor | None = None,
+        loose_limit: float | None = None,
     ):
         self.comm = comm
+        self.interval = interval
+        self.loose_limit = limit if loose_limit is None else max(loose_limit, limit)
         self.design = design
         self.target = target
         self.loss = loss
@@ -94,11 +103,20 @@ class Simplifier:
         weight, coef, intercept, cost, jac = refine(residuals, weight, coef, intercept, self.max_nfev)
         return Candidate(weight, coef, intercept, cost, jac)
 
-    def _try(self, action: str, candidate: Candidate) -> bool:
+    def _try(self, action: str, candidate: Candidate, inside_interval: bool = False) -> bool:
         value = self.score(candidate)
-        accepted = math.isfinite(value) and value <= self.limit
-        self.steps.append(Step(action, value, accepted))
+        limit = self.loose_limit if inside_interval else self.limit
+        accepted = math.isfinite(value) and value <= limit
+        self.steps.append(Step(action + (" (inside the raw fit's interval)" if inside_interval else ""), value, accepted))
         return accepted
+
+    def _inside(self, weight: torch.Tensor, mask: torch.Tensor) -> bool:
+        """True when every exponent selected by ``mask`` lies within the raw fit's interval."""
+        if self.interval is None or self.interval.shape[:2] != weight.shape:
+            return False
+        low, high = self.interval[..., 0], self.interval[..., 1]
+        inside = (weight >= low) & (weight <= high)
+        return bool(inside[mask].all())
 
     def run(self, candidate: Candidate, names: tuple[str, ...]) -> Candidate:
         fixed = torch.zeros_like(candidate.weight, dtype=torch.bool)
@@ -124,7 +142,8 @@ class Simplifier:
             if float((weight - candidate.weight).abs().max()) > MAX_SNAP_DISTANCE:
                 continue
             trial = self.refit(weight, candidate.coef, candidate.intercept, all_fixed)
-            if self._try(f"snap all exponents to multiples of 1/q, q <= {q}", trial):
+            inside = self._inside(weight, all_fixed)
+            if self._try(f"snap all exponents to multiples of 1/q, q <= {q}", trial, inside):
                 return trial
         return None
 
@@ -140,7 +159,10 @@ class Simplifier:
                 now_fixed = fixed.clone()
                 now_fixed[k, i] = True
                 trial = self.refit(weight, candidate.coef, candidate.intercept, now_fixed)
-                if self._try(f"snap exponent of {names[i]} in term {k} to {fraction}", trial):
+                only_this = torch.zeros_like(now_fixed)
+                only_this[k, i] = True
+                inside = self._inside(weight, only_this)
+                if self._try(f"snap exponent of {names[i]} in term {k} to {fraction}", trial, inside):
                     candidate, fixed = trial, now_fixed
                     break
         return candidate, fixed
