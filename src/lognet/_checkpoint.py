@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ._engine import Candidate
+from ._io import write_atomic
 
 logger = logging.getLogger("lognet")
 
@@ -29,21 +28,6 @@ def fingerprint(X: torch.Tensor, y: torch.Tensor, settings: dict) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no reader sees half a file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path, key: str, fitted: dict[int, Candidate], selection, history, generator: torch.Generator) -> None:
     stages = [
         {"n_terms": k, "weight": c.weight.tolist(), "coef": c.coef.tolist(), "intercept": c.intercept, "cost": c.cost}
@@ -58,7 +42,7 @@ def save_checkpoint(path, key: str, fitted: dict[int, Candidate], selection, his
         "history": history,
         "generator_state": generator.get_state().tolist(),
     }
-    write_atomic(Path(path), json.dumps(document))
+    write_atomic(Path(path), json.dumps(document).encode())
     logger.info("checkpoint written to %s after %d stage(s)", path, len(stages))
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -271,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, RuntimeError, OSError) as error:
         return _fail(error, DATA_ERROR, args.debug)
     except KeyboardInterrupt as error:
-        return _fail(error, INTERRUPTED, args.debug, "interrupted")
+        return _fail(error, INTERRUPTED, args.debug, "interrupted; an interrupted fit continues from its checkpoint when run again with --resume")
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -419,8 +420,18 @@ def _check_directory(path: Path) -> None:
     if path.is_dir():
         raise CommandError(f"cannot write {path}: it is a directory; give a file name inside it.")
     directory = path.parent
+    if directory.exists() and not directory.is_dir():
+        raise CommandError(f"cannot write {path}: {directory} is a file, not a directory; choose another path.")
     if not directory.is_dir():
         raise CommandError(f"cannot write {path}: the directory {directory} does not exist.")
+    # A new file needs a writable directory (for the temporary file of the atomic write).
+    if not os.access(directory, os.W_OK | os.X_OK) or (path.exists() and path.is_file() and not os.access(path, os.W_OK)):
+        raise CommandError(f"cannot write {path}: permission denied in {directory}; choose another path.")
+    try:
+        probe = tempfile.TemporaryFile(dir=directory)
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error} in {directory}; choose another path.") from error
+    probe.close()
 
 
 def _announce_checkpoint(checkpoint: Path, resume: bool) -> None:

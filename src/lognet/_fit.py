@@ -161,13 +161,13 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
     raw = _build_result(fitted[chosen], context)
     result = raw
     if simplify:
-        result = _simplify(fitted[chosen], raw, context, design, max_denominator, simplify_tol, options, comm)
+        result = _simplify(fitted[chosen], raw, context, design, max_denominator, simplify_tol, options, comm, n_terms == "auto")
     if checkpoint is not None and is_main_process():
         Path(checkpoint).unlink(missing_ok=True)
     return result
 
 
-def _simplify(candidate, raw, context: Context, design, max_denominator, simplify_tol, options, comm) -> FitResult:
+def _simplify(candidate, raw, context: Context, design, max_denominator, simplify_tol, options, comm, drop_terms) -> FitResult:
     if isinstance(max_denominator, bool) or not isinstance(max_denominator, int) or max_denominator < 1:
         raise ValueError(f"max_denominator must be a positive int, got {max_denominator!r}.")
     if not simplify_tol >= 0:
@@ -179,6 +179,7 @@ def _simplify(candidate, raw, context: Context, design, max_denominator, simplif
     simplifier = Simplifier(
         design, y_train, context.loss, context.scale, score_of, limit, max_denominator, options.max_nfev, comm,
         interval=_exponent_interval(raw), loose_limit=max(base * (1 + SNAP_INSIDE_TOL), EXACT_FLOOR),
+        drop_terms=drop_terms,
     )
     simplified = simplifier.run(candidate, context.data.feature_names)
     result = _build_result(simplified, context)

@@ -108,7 +108,18 @@ def load(path: str | os.PathLike) -> FitResult:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` through a synced temporary file in the same directory."""
+    """Replace ``path`` with ``data`` through a synced temporary file in the same directory.
+
+    A symbolic link is followed, so its target is replaced and the link kept. A path that
+    exists but is not a regular file (``/dev/stdout``, a FIFO) cannot be replaced by a rename;
+    it is written directly instead. The new file gets the permissions the umask allows, as
+    ``open`` would give it.
+    """
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as handle:
+            _write_bytes(handle, data)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -116,6 +127,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             _write_bytes(handle, data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         # BaseException: a KeyboardInterrupt mid-write must not leave the temporary file behind.
@@ -123,6 +135,13 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.unlink(temporary)
         raise
     _sync_directory(directory)
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it, so set it back at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write_bytes(handle, data: bytes) -> None:

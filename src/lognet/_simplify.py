@@ -67,6 +67,7 @@ class Simplifier:
             is kept up to ``loose_limit`` instead of ``limit``; the held-out loss measured on
             a few hundred samples is too noisy to reject such snaps on its own.
         loose_limit: the largest selection loss a snap inside ``interval`` may leave.
+        drop_terms: try dropping terms; off when the caller fixed the number of terms.
     """
 
     def __init__(
@@ -82,8 +83,10 @@ class Simplifier:
         comm: Communicator = LOCAL,
         interval: torch.Tensor | None = None,
         loose_limit: float | None = None,
+        drop_terms: bool = True,
     ):
         self.comm = comm
+        self.allow_drop_terms = drop_terms
         self.interval = interval
         self.loose_limit = limit if loose_limit is None else max(loose_limit, limit)
         self.design = design
@@ -110,6 +113,23 @@ class Simplifier:
         self.steps.append(Step(action + (" (inside the raw fit's interval)" if inside_interval else ""), value, accepted))
         return accepted
 
+    def _simplest_inside_interval(self, weight: torch.Tensor) -> torch.Tensor | None:
+        """Each exponent replaced by the simplest p/q (q <= max_denominator) inside its interval.
+
+        Returns ``None`` when some exponent has no such rational (or no interval exists).
+        """
+        if self.interval is None or self.interval.shape[:2] != weight.shape:
+            return None
+        snapped = weight.clone()
+        for k in range(weight.shape[0]):
+            for i in range(weight.shape[1]):
+                low, high = (float(v) for v in self.interval[k, i])
+                found = _simplest_between(low, high, self.max_denominator)
+                if found is None:
+                    return None
+                snapped[k, i] = float(found)
+        return snapped
+
     def _inside(self, weight: torch.Tensor, mask: torch.Tensor) -> bool:
         """True when every exponent selected by ``mask`` lies within the raw fit's interval."""
         if self.interval is None or self.interval.shape[:2] != weight.shape:
@@ -127,7 +147,8 @@ class Simplifier:
             candidate, fixed = snapped, torch.ones_like(fixed)
         else:
             candidate, fixed = self.snap(candidate, fixed, names)
-        candidate, fixed = self.drop_terms(candidate, fixed)
+        if self.allow_drop_terms:
+            candidate, fixed = self.drop_terms(candidate, fixed)
         return self.drop_intercept(candidate, fixed)
 
     def snap_all(self, candidate: Candidate) -> Candidate | None:
@@ -137,6 +158,11 @@ class Simplifier:
         ``None`` when no grid is kept and exponents must be snapped one at a time.
         """
         all_fixed = torch.ones_like(candidate.weight, dtype=torch.bool)
+        inside = self._simplest_inside_interval(candidate.weight)
+        if inside is not None:
+            trial = self.refit(inside, candidate.coef, candidate.intercept, all_fixed)
+            if self._try("snap each exponent to the simplest rational inside its interval", trial, True):
+                return trial
         for q in range(1, self.max_denominator + 1):
             weight = candidate.weight.clone().apply_(lambda w: float(_nearest_on_grid(w, q)))
             if float((weight - candidate.weight).abs().max()) > MAX_SNAP_DISTANCE:
@@ -183,6 +209,18 @@ class Simplifier:
             return candidate
         trial = self.refit(candidate.weight, candidate.coef, None, fixed)
         return trial if self._try("drop the intercept", trial) else candidate
+
+
+def _simplest_between(low: float, high: float, max_denominator: int) -> Fraction | None:
+    """The rational in [low, high] with the smallest denominator (then the smallest |p|)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        return None
+    for q in range(1, max_denominator + 1):
+        first, last = math.ceil(low * q - 1e-12), math.floor(high * q + 1e-12)
+        if first <= last:
+            p = 0 if first <= 0 <= last else (first if first > 0 else last)
+            return Fraction(p, q)
+    return None
 
 
 def _nearest_on_grid(value: float, max_denominator: int) -> Fraction:
