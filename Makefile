@@ -1,6 +1,8 @@
 # Set-up and entry points. `make demo` and `make test` each create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
+# What the first install step asks pip for; override it to pick another torch build.
+TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test clean
@@ -10,7 +12,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet torch==2.13.0
+	$(VENV)/bin/pip install --quiet $(TORCH)
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -116,7 +116,7 @@ IN_PROCESS_ERROR_CASES = {
     "predict_non_positive": (
         ["predict", "model.lognet", "negative_features.csv"],
         1,
-        r"X has 1 non-positive values, but this model was fitted with domain='positive'",
+        r"X has 1 non-positive values \(in columns \['x2'\], first row 0\), but this model was fitted with domain='positive'",
     ),
 }
 

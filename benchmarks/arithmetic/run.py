@@ -5,8 +5,8 @@ From the repository root:
     python -m benchmarks.arithmetic.run --budget full --seeds 25
 
 writes ``benchmarks/arithmetic/results/<budget>.json`` and ``.csv`` (one row per run) and
-replaces the results block of ``docs/benchmarks_arithmetic.md``.
-``--from-results results/full.json --doc docs/benchmarks_arithmetic.md`` rebuilds that block
+replaces the results block of ``docs/benchmarks.md``.
+``--from-results results/full.json --doc docs/benchmarks.md`` rebuilds that block
 from saved results without running anything.
 """
 
@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="markdown file whose results block is replaced (default: none, but the full budget writes "
-        "docs/benchmarks_arithmetic.md)",
+        "docs/benchmarks.md)",
     )
     return parser.parse_args(argv)
 

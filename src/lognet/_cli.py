@@ -517,12 +517,12 @@ def run_demo(args: argparse.Namespace) -> None:
     law = Fraction(exponent).limit_denominator(6)
     print(f"Fitted exponent of a: {exponent:.6g}{_interval_text(raw)}")
     print(f"Raw fit:              {raw.formula_string()}")
-    print(f"Simplified law:       {result.formula_string()}")
+    print(f"Simplified law:       {result.formula_string()}  (snapped with simplify_tol={DEMO_SIMPLIFY_TOL:g})")
     print(
         f"Kepler's third law:   P is proportional to a^{float(law):g} (P^2 to a^3); the fitted "
         f"exponent differs from {law} by {100 * abs(exponent - float(law)) / float(law):.2g}%\n"
     )
-    print(metrics_text(result.metrics))
+    print(metrics_text(result.metrics).replace("Metrics", "Metrics of the simplified law", 1))
 
 
 def _interval_text(result) -> str:

@@ -92,7 +92,7 @@ def _check_values(X: np.ndarray, y: np.ndarray, loss: str, domain: str) -> None:
             f"domain='positive' needs x > 0; pass domain='signed' (or 'abs'), or shift those columns."
         )
     if np.ptp(y) == 0:
-        raise ValueError(f"y is constant (every value is {y[0]!r}); there is nothing to fit.")
+        raise ValueError(f"y is constant (every value is {float(y[0])!r}); there is nothing to fit.")
     if loss == "spes" and (y == 0).any():
         raise ValueError(
             f"y has {int((y == 0).sum())} zero targets, and the SPES loss divides by the target; "

@@ -115,10 +115,20 @@ class FitResult:
                 f"X must have shape (n_samples, {self.n_features}) with columns {list(self.feature_names)}, "
                 f"got shape {array.shape}."
             )
-        if self.domain == "positive" and (array <= 0).any():
+        if not np.isfinite(array).all():
+            bad = ~np.isfinite(array)
+            columns = [self.feature_names[i] for i in np.nonzero(bad.any(axis=0))[0]]
             raise ValueError(
-                f"X has {int((array <= 0).sum())} non-positive values, but this model was fitted with "
-                f"domain='positive' and is defined only for x > 0."
+                f"X has {int(bad.sum())} NaN or infinite values (in columns {columns}); drop or impute "
+                f"those rows before predicting."
+            )
+        if self.domain == "positive" and (array <= 0).any():
+            bad = array <= 0
+            columns = [self.feature_names[i] for i in np.nonzero(bad.any(axis=0))[0]]
+            raise ValueError(
+                f"X has {int(bad.sum())} non-positive values (in columns {columns}, first row "
+                f"{int(np.nonzero(bad.any(axis=1))[0][0])}), but this model was fitted with domain='positive' "
+                f"and is defined only for x > 0; drop those rows, or refit with domain='signed'."
             )
         return torch.from_numpy(array)
 
