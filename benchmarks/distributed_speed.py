@@ -27,7 +27,7 @@ WORKER = r'''
 import json, sys, time
 import numpy as np
 import lognet
-from lognet._distributed import init_from_environment, rank
+from lognet._distributed import init_from_environment, leave_process_group, rank
 import torch.distributed as dist
 
 mode, rows, population, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -45,6 +45,7 @@ fit_seconds = time.perf_counter() - fit_start
 if rank() == 0:
     json.dump({"fit_seconds": fit_seconds, "total_seconds": time.perf_counter() - started,
                "formula": result.formula_string(), "world": world}, open(out, "w"))
+leave_process_group()
 '''
 
 

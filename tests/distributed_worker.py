@@ -11,7 +11,7 @@ import numpy as np
 import torch.distributed as dist
 
 import lognet
-from lognet._distributed import init_from_environment
+from lognet._distributed import init_from_environment, leave_process_group
 
 
 def make_problem():
@@ -42,7 +42,7 @@ def main() -> None:
     }
     with open(f"{out_dir}/rank{rank}.json", "w") as stream:
         json.dump(record, stream)
-    dist.destroy_process_group()
+    leave_process_group()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from ._cli_data import (
     split_names,
 )
 from ._cli_report import formula_text, metadata_text, metrics_text, terms_text
-from ._distributed import init_from_environment, is_main_process
+from ._distributed import init_from_environment, is_main_process, leave_process_group
 
 logger = logging.getLogger("lognet")
 
@@ -276,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        leave_process_group()
 
 
 def _fail(error: BaseException, status: int, debug: bool, text: str | None = None) -> int:

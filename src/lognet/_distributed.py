@@ -38,6 +38,17 @@ def init_from_environment() -> bool:
     return dist.get_world_size() > 1
 
 
+def leave_process_group() -> None:
+    """Destroy the default process group if one exists.
+
+    A process that exits with a live gloo group can abort in gloo's threads at interpreter
+    shutdown ("terminate called without an active exception"), so the CLI leaves it first.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     """Rank of this process, 0 outside torch.distributed."""
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
