@@ -29,9 +29,9 @@ logger = logging.getLogger("lognet")
 # by the corrected Akaike criterion on all data instead.
 MIN_SAMPLES_FOR_SPLIT = 30
 # A snap to exponents inside the raw fit's 99% confidence interval is consistent with the
-# data, so it may raise the held-out loss by up to 50%: on a few hundred held-out samples the
-# loss of the true law often exceeds the raw fit's by 5-10% (measured in the formula
-# recovery benchmark), which the default 5% tolerance would reject.
+# data, so it may raise the held-out loss by up to 50%. On a few hundred held-out samples the
+# loss of the true law often exceeds the raw fit's by 5-10% (seen in the formula recovery
+# benchmark), and the default 5% tolerance would reject it.
 SNAP_INTERVAL_LEVEL = 0.99
 SNAP_INSIDE_TOL = 0.5
 
@@ -190,7 +190,7 @@ def _simplify(candidate, raw, context: Context, design, max_denominator, simplif
 
 
 def _exponent_interval(raw: FitResult) -> torch.Tensor | None:
-    """The raw fit's SNAP_INTERVAL_LEVEL confidence bounds of every exponent, (K, d, 2)."""
+    """Return the raw fit's SNAP_INTERVAL_LEVEL confidence bounds of every exponent, shape (K, d, 2)."""
     with warnings.catch_warnings():
         # Unidentifiable exponents get NaN bounds, which simply never admit a snap.
         warnings.simplefilter("ignore", RuntimeWarning)

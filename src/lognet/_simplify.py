@@ -114,9 +114,9 @@ class Simplifier:
         return accepted
 
     def _simplest_inside_interval(self, weight: torch.Tensor) -> torch.Tensor | None:
-        """Each exponent replaced by the simplest p/q (q <= max_denominator) inside its interval.
+        """Replace each exponent by the simplest p/q (q <= max_denominator) inside its interval.
 
-        Returns ``None`` when some exponent has no such rational (or no interval exists).
+        Returns ``None`` when some exponent has no such rational, or when no interval exists.
         """
         if self.interval is None or self.interval.shape[:2] != weight.shape:
             return None
@@ -212,14 +212,15 @@ class Simplifier:
 
 
 def _simplest_between(low: float, high: float, max_denominator: int) -> Fraction | None:
-    """The rational in [low, high] with the smallest denominator (then the smallest |p|)."""
+    """Find the rational in [low, high] with the smallest denominator, then the smallest |p|."""
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         return None
     for q in range(1, max_denominator + 1):
         first, last = math.ceil(low * q - 1e-12), math.floor(high * q + 1e-12)
         if first <= last:
-            p = 0 if first <= 0 <= last else (first if first > 0 else last)
-            return Fraction(p, q)
+            if first <= 0 <= last:
+                return Fraction(0, q)
+            return Fraction(first if first > 0 else last, q)
     return None
 
 
