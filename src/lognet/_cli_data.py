@@ -187,7 +187,7 @@ def check_fit_data(frame: pd.DataFrame, features: list[str], target: str, loss: 
     if loss == "msle" and (y <= 0).any():
         raise CommandError(
             f"the target {target!r} has {plural(int((y <= 0).sum()), 'non-positive value')}, but --loss msle needs "
-            f"positive targets; pass --loss mse or --loss spes."
+            f"positive targets; pass --loss mse (or --loss spes when no target is zero)."
         )
     if domain == "positive":
         counts = {c: int((frame[c] <= 0).sum()) for c in features}
