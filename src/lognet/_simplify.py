@@ -161,7 +161,8 @@ class Simplifier:
         inside = self._simplest_inside_interval(candidate.weight)
         if inside is not None:
             trial = self.refit(inside, candidate.coef, candidate.intercept, all_fixed)
-            if self._try("snap each exponent to the simplest rational inside its interval", trial, True):
+            # A wide interval admits simple but wrong rationals, so this snap gets no extra slack.
+            if self._try("snap each exponent to the simplest rational inside its interval", trial):
                 return trial
         for q in range(1, self.max_denominator + 1):
             weight = candidate.weight.clone().apply_(lambda w: float(_nearest_on_grid(w, q)))
