@@ -248,3 +248,9 @@ def test_resume_needs_checkpoint_path():
     X = uniform_inputs(100, 1)
     with pytest.raises(ValueError, match="resume=True needs checkpoint=PATH"):
         lognet.fit(X, X[:, 0] ** 2, resume=True)
+
+
+def test_fit_warns_without_degrees_of_freedom():
+    X = np.array([[1.0, 2.0], [2.0, 3.0]])
+    with pytest.warns(RuntimeWarning, match="parameters but was fitted on 2 samples"):
+        lognet.fit(X, np.array([1.0, 5.0]), random_state=0)

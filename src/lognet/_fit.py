@@ -164,6 +164,14 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
         result = _simplify(fitted[chosen], raw, context, design, max_denominator, simplify_tol, options, comm, n_terms == "auto")
     if checkpoint is not None and is_main_process():
         Path(checkpoint).unlink(missing_ok=True)
+    n_params = result.jacobian.shape[1]
+    if result.extra["n_train"] <= n_params:
+        warnings.warn(
+            f"the model has {n_params} parameters but was fitted on {result.extra['n_train']} samples, so it "
+            f"interpolates them and its intervals are undefined; use more samples or fewer terms.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return result
 
 
