@@ -5,7 +5,7 @@ Run from the repository root:
     .venv/bin/python -m benchmarks.distributed_speed [--rows 20000] [--population 512]
 
 Three configurations fit the same 3-term law: one process; two processes splitting the
-multi-start population (every rank holds all rows); two processes with the rows sharded
+multi-start population (every rank has all rows); two processes with the rows sharded
 (data_parallel=True). Each configuration runs in fresh processes, so import and process-group
 start-up are included and reported separately from the fit itself.
 """

@@ -44,7 +44,7 @@ def fit_mlp(X: np.ndarray, y: np.ndarray, seed: int):
 
 
 def fit_plain_adam(X: np.ndarray, y: np.ndarray, n_terms: int, seed: int, steps: int = 3000):
-    """The widely copied recipe: an LNN of the right size, U(-2, 2) exponents, Adam on SPES."""
+    """Train the widely copied recipe: an LNN of the right size, U(-2, 2) exponents, Adam on SPES."""
     torch.manual_seed(seed)
     model = lognet.LNN(X.shape[1], n_terms, init_bound=2.0, check_input=False, dtype=torch.float64)
     x, t = torch.from_numpy(X), torch.from_numpy(y)

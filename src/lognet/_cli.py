@@ -50,36 +50,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"lognet: error: {message} (see '{self.prog} --help')\n")
 
 
+def _int_at_least(text: str, minimum: int, message: str) -> int:
+    """Parse ``text`` as an int >= ``minimum``, else raise argparse's error with ``message``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
 def _terms(text: str):
     if text == "auto":
         return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid --terms value {text!r}; give a positive integer or 'auto'")
-    return value
+    return _int_at_least(text, 1, f"invalid --terms value {text!r}; give a positive integer or 'auto'")
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}; give a positive integer")
-    return value
+    return _int_at_least(text, 1, f"invalid value {text!r}; give a positive integer")
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid --seed {text!r}; give a non-negative integer")
-    return value
+    return _int_at_least(text, 0, f"invalid --seed {text!r}; give a non-negative integer")
 
 
 def _default_simplify_tol() -> float:

@@ -100,7 +100,7 @@ def _check_values(X: np.ndarray, y: np.ndarray, loss: str, domain: str) -> None:
         )
     if loss == "msle" and (y <= 0).any():
         raise ValueError(
-            f"y has {int((y <= 0).sum())} non-positive targets, but loss='msle' needs y > 0; use loss='mse' or 'spes'."
+            f"y has {int((y <= 0).sum())} non-positive targets, but loss='msle' needs y > 0; use loss='mse' (or 'spes' when no target is zero)."
         )
 
 

@@ -1,7 +1,7 @@
 """Collectives for fitting under torch.distributed (torchrun), and their single-process stand-ins.
 
 Two ways to use several processes:
-- population split (default): every rank holds all the data, and the multi-start population
+- population split (default): every rank has all the data, and the multi-start population
   and the refinement candidates are divided between ranks; the best candidate is chosen from
   the gathered results, so every rank ends with the same model.
 - data parallel (``data_parallel=True``): every rank holds its own shard of the rows and the
@@ -65,7 +65,7 @@ class Communicator:
     Attributes:
         rank: this process's rank.
         world_size: number of processes.
-        data_parallel: every rank holds a different shard of the samples.
+        data_parallel: every rank has a different shard of the samples.
     """
 
     def __init__(self, data_parallel: bool = False, *, single: bool = False) -> None:
@@ -97,7 +97,7 @@ class Communicator:
         return float(tensor)
 
     def gather(self, obj) -> list:
-        """Every rank's ``obj``, in rank order, on every rank."""
+        """Gather every rank's ``obj`` and return the list, in rank order, on every rank."""
         if self.world_size == 1:
             return [obj]
         gathered = [None] * self.world_size

@@ -69,7 +69,7 @@ def warm_start(design: Design, target: Tensor, comm: Communicator = LOCAL) -> Te
     A = torch.cat([design.log_abs[nonzero], torch.ones_like(target[nonzero, None])], dim=1)
     b = torch.log(target[nonzero].abs()).unsqueeze(-1)
     if comm.data_parallel:
-        # Each rank holds some rows: solve the normal equations of the summed Gram matrix.
+        # Each rank has some of the rows, so solve the normal equations of the summed Gram matrix.
         n = A.shape[1]
         flat = comm.sum_over_samples(torch.cat([(A.T @ A).reshape(-1), (A.T @ b).reshape(-1)]))
         A, b = flat[: n * n].reshape(n, n), flat[n * n :].reshape(n, 1)

@@ -59,9 +59,9 @@ def fit(
 ) -> FitResult:
     """Fit a logarithmic neural network y = b + sum_k c_k prod_i x_i^{w_ki} globally.
 
-    Each number of terms K is fitted in a stage that trains a population of starts at once
-    (exponents by Adam, coefficients by exact least squares), seeded with the previous
-    stage's terms and a log-space least-squares warm start, then refines the best distinct
+    Each number of terms K is fitted in a stage. The stage trains a population of starts at
+    once (exponents by Adam, coefficients by exact least squares), seeded with the previous
+    stage's terms and a log-space least-squares warm start. It then refines the best distinct
     candidates jointly by Levenberg-Marquardt (scipy's ``least_squares``).
 
     Args:

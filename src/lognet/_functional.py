@@ -44,8 +44,9 @@ def log_layer(
             for w > 0, 1 for w = 0 and +inf for w < 0. Default: ``"positive"``.
         eps: if set, the magnitude is taken of ``|x| + eps`` (NALU-style smoothing, which
             also lets the positive domain accept zeros). Default: ``None`` (exact).
-        log_output: if True, return ``(log|y|, sign(y))`` instead of ``y``, which never
-            overflows and lets product layers be stacked. Default: ``False``.
+        log_output: if True, return ``(log|y|, sign(y))`` instead of ``y``. It stays
+            finite where exp() would overflow (log|y| only overflows when it exceeds the
+            dtype's maximum), so product layers can be stacked. Default: ``False``.
         check_input: validate shapes, dtypes, finiteness and the domain. The value checks
             cost one pass over the input with a device synchronisation; turn them off in a
             hot loop whose data is already known to be valid. Default: ``True``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-# How the Function treats its input; chosen once per call by the functional front end.
+# Input modes of the Function, chosen once per call by the functional front end.
 POSITIVE = 0  # every x > 0: log(x) directly, no masks
 NONZERO = 1  # every x != 0: log|x|
 WITH_ZEROS = 2  # some x == 0: exact zero powers, see zero_masks()

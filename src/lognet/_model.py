@@ -29,7 +29,7 @@ class LNN(nn.Module):
         - Output: (N, *, out_features).
 
     Attributes:
-        log_layer: the product units; ``log_layer.weight`` holds the exponents
+        log_layer: the product units; ``log_layer.weight`` contains the exponents
             (n_terms, in_features).
         linear: the output layer; ``linear.weight`` holds the coefficients c
             (out_features, n_terms) and ``linear.bias`` the constant b.

@@ -3,7 +3,7 @@
 For fixed exponents W the model y = b + sum_k c_k phi_k(x) is linear in (c, b), so every
 candidate's coefficients come from a weighted least-squares solve (variable projection,
 Golub & Pereyra 1973) and Adam only moves the exponents. A population of P candidates is one
-(P, K, d) tensor trained by one optimizer with batched matrix products; the gradient is
+(P, K, d) tensor trained by one optimizer with batched matrix products. The gradient is
 written out in closed form (see :func:`loss_and_grad`), so no autograd graph is built.
 """
 
@@ -126,7 +126,7 @@ def search(
         steps: Adam steps.
         lr: initial learning rate, decayed along a cosine to lr / 20.
         history: if given, the best loss of each step is appended to it.
-        comm: with sharded data, sums over samples are all-reduced; with the population
+        comm: with sharded data, sums over samples are all-reduced. With the population
             split between ranks, the best loss of each step is the minimum over all ranks.
     """
     weight = init_weight.clone()

@@ -42,7 +42,7 @@ class Residuals:
             self.weight = torch.full_like(target, 1.0 / scale)
         self._cache: tuple[bytes, Tensor, Tensor] | None = None
         # Exponents held fixed (e.g. snapped to a simple rational) are left out of the
-        # parameter vector: ``free`` marks the others, ``base_weight`` holds the fixed values.
+        # parameter vector. ``free`` marks the others and ``base_weight`` contains the fixed values.
         self.free: Tensor | None = None
         self.base_weight: Tensor | None = None
 
@@ -142,7 +142,7 @@ class _CompressedResiduals:
     Each rank reduces its rows [J r] to the triangular factor of a QR decomposition; stacking
     every rank's factor and factoring again gives R with R^T R = [J r]^T [J r] over all rows
     (TSQR). Its last column c and leading block R_J satisfy ||c + R_J d||^2 = ||r + J d||^2 for
-    every step d, so least_squares sees the same cost, Jacobian scaling and linear model.
+    every step d, so least_squares gets the same cost, Jacobian scaling and linear model.
     """
 
     def __init__(self, residuals: Residuals):

@@ -78,7 +78,7 @@ def selection_loss(candidate: Candidate, context: Context) -> float:
 
 
 def score(candidate: Candidate, context: Context, bias: bool) -> dict:
-    """The record of one term count: training loss and the selection score with its criterion."""
+    """Return the record of one term count: training loss, and the selection score with its criterion."""
     record = {"n_terms": candidate.n_terms, "train_loss": mean_loss(candidate, context.train, context)}
     if context.validation is not None:
         validation_loss = mean_loss(candidate, context.validation, context)
@@ -108,7 +108,7 @@ def should_stop(selection: list[dict]) -> bool:
 
 
 def choose(selection: list[dict]) -> int:
-    """The smallest term count whose score is within IMPROVEMENT of the best (min AICc otherwise)."""
+    """Return the smallest term count whose score is within IMPROVEMENT of the best (min AICc otherwise)."""
     scores = [r["score"] for r in selection]
     if selection[0]["criterion"] == "aicc":
         return selection[int(np.argmin(scores))]["n_terms"]

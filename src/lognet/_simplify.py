@@ -1,9 +1,9 @@
 """Simplification with a guarantee: snap exponents, drop terms, keep held-out error.
 
-Each change (snap one exponent to a simple rational, drop one term, drop the intercept) is
-followed by a refit of everything still free (Levenberg-Marquardt with the snapped exponents
-held fixed) and kept only if the selection loss stays within ``(1 + tol)`` of the raw
-model's, or below an absolute floor for fits that are exact to rounding.
+Each change snaps one exponent to a simple rational, drops one term or drops the intercept.
+After it, everything still free is refitted (Levenberg-Marquardt with the snapped exponents
+held fixed). The change is kept only if the selection loss stays within ``(1 + tol)`` of the
+raw model's, or below an absolute floor for fits that are exact to rounding.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class Simplifier:
         comm: collectives for sharded data.
         interval: (low, high) bounds of each exponent of the raw fit, shape (K, d, 2), or
             ``None``. A snap to values inside these bounds is consistent with the data, so it
-            is kept up to ``loose_limit`` instead of ``limit``; the held-out loss measured on
-            a few hundred samples is too noisy to reject such snaps on its own.
+            is kept up to ``loose_limit`` instead of ``limit``. The held-out loss of a few
+            hundred samples is too noisy to reject such snaps on its own.
         loose_limit: the largest selection loss a snap inside ``interval`` may leave.
         drop_terms: try dropping terms; off when the caller fixed the number of terms.
     """
@@ -152,10 +152,12 @@ class Simplifier:
         return self.drop_intercept(candidate, fixed)
 
     def snap_all(self, candidate: Candidate) -> Candidate | None:
-        """Snap every exponent at once to the grid p/q, q <= Q, for Q = 1, 2, ...; the first kept wins.
+        """Snap every exponent at once and return the first snapped model that is kept.
 
-        One linear refit per Q, so the common case (all exponents simple) is cheap; returns
-        ``None`` when no grid is kept and exponents must be snapped one at a time.
+        The first try puts each exponent on the simplest rational inside its interval. Then
+        each grid p/q with q <= Q is tried, for Q = 1, 2, ... Each try is one linear refit, so
+        the common case (all exponents simple) is cheap. Returns ``None`` when no try is kept
+        and exponents must be snapped one at a time.
         """
         all_fixed = torch.ones_like(candidate.weight, dtype=torch.bool)
         inside = self._simplest_inside_interval(candidate.weight)

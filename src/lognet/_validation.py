@@ -66,7 +66,7 @@ def _feature_indices(mask: Tensor) -> list[int]:
 
 
 def check_domain_values(tensor: Tensor, domain: str, name: str = "input", eps: float | None = None) -> None:
-    """Raise a ValueError when ``tensor`` holds values that ``domain`` cannot take.
+    """Raise a ValueError when ``tensor`` contains values that ``domain`` cannot take.
 
     The positive domain needs every entry > 0 (>= 0 when ``eps`` is set, because the
     layer then takes log(x + eps)). The signed and abs domains take any finite value.
