@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.func import functional_call, jacrev
+
+import lognet
 
 # benchmarks/ is not an installed package, so the repository root must be importable when
 # pytest is started as `pytest` rather than `python -m pytest`.
@@ -179,52 +180,6 @@ def test_baseline_rejects_mixed_operations():
         train_baseline("NAU/NMU", tasks, [0], steps=1, thresholds={t.name: 1.0 for t in tasks})
 
 
-def _random_member(task: Task, generator: torch.Generator) -> lognet_engine._Population:
-    member = lognet_engine._new_members(task, [None], generator)
-    member.c = torch.randn(1, 2, generator=generator, dtype=torch.float64)
-    member.b = torch.randn(1, generator=generator, dtype=torch.float64)
-    return member
-
-
-def test_engine_jacobian_matches_jacrev():
-    task = nalm_task("mul", 4)  # inputs of both signs, so the phase term is exercised
-    generator = torch.Generator().manual_seed(0)
-    member = _random_member(task, generator)
-    x, target = task.sample(32, seed=0)
-    target = target[:, 0]
-    scale = target.abs() + 0.5
-    model = lognet_engine.build_model(task)
-    model[1].check_input = False  # torch.func cannot run data-dependent input checks
-
-    def residuals(vector):
-        W1, W2, c, b = torch.split(vector, [4, 4, 2, 1])
-        params = {"0.weight": W1.reshape(2, 2), "1.weight": W2.reshape(2, 2), "2.weight": c[None], "2.bias": b}
-        return (functional_call(model, params, (x,))[:, 0] - target) / scale
-
-    expected = jacrev(residuals)(member.vector()[0])
-    _, cache = lognet_engine._forward(x, member.W1, member.W2, member.c, member.b)
-    computed = lognet_engine._jacobian(x, member.W2, member.c, cache, scale)[0]
-
-    assert torch.allclose(computed, expected, rtol=1e-9, atol=1e-9)
-
-
-def test_engine_forward_matches_loglayer_model():
-    task = nalm_task("div", 4)
-    member = _random_member(task, torch.Generator().manual_seed(1))
-    x, _ = task.sample(50, seed=2)
-    model = lognet_engine.build_model(task)
-    with torch.no_grad():
-        model[0].weight.copy_(member.W1[0])
-        model[1].weight.copy_(member.W2[0])
-        model[2].weight.copy_(member.c)
-        model[2].bias.copy_(member.b)
-
-        expected = model(x)[:, 0]
-    computed, _ = lognet_engine._forward(x, member.W1, member.W2, member.c, member.b)
-
-    assert torch.allclose(computed[0], expected, rtol=1e-12, atol=1e-12)
-
-
 def test_lognet_solves_static_multiplication():
     task = static_task("mul")
     threshold = success_threshold(task, n_samples=20_000)
@@ -235,7 +190,7 @@ def test_lognet_solves_static_multiplication():
     with torch.no_grad():
         mse = float(((fit.model(test_x) - task.target(test_x, a_mask, b_mask)) ** 2).mean())
 
-    assert fit.train_loss < lognet_engine.EXACT_FIT
+    assert fit.train_loss < lognet.NetworkOptions().exact_fit
     assert fit.exponents[0] == [1.0, 1.0]
     assert mse < threshold
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import datetime
 import json
 import os
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "budget": budget.name,
         "baseline_budget": budget.describe(),
-        "lognet_budget": dataclasses.asdict(budget.lognet),
+        "lognet_budget": budget.lognet.as_dict(),
         "seeds": len(seeds),
         "tasks": [task.name for task in tasks],
         "models": models,

@@ -9,6 +9,7 @@ from ._exact import exact_match
 from ._fit import fit
 from ._io import load, save
 from ._model import LNN
+from ._network_fit import NetworkFit, NetworkOptions, fit_network
 from ._onnx import export_onnx
 from ._result import FitResult
 
@@ -20,6 +21,9 @@ __all__ = [
     "SPESLoss",
     "MSLELoss",
     "fit",
+    "fit_network",
+    "NetworkOptions",
+    "NetworkFit",
     "save",
     "load",
     "FitResult",

@@ -283,3 +283,39 @@ def to_python(result: FitResult, function_name: str = "predict") -> str:
         f"    prediction = (\n        {body}\n    )\n"
         "    return np.asarray(prediction, dtype=np.float64)\n"
     )
+
+
+def network_formula(fit, digits: int | None = 4, drop_below: float = 1e-9) -> sympy.Expr:
+    """Return a :class:`lognet.NetworkFit` as a SymPy expression in one Symbol per feature.
+
+    Each hidden value z_h = sum_d W1_hd x_d is divided by its largest |W1_hd|, and the output
+    weights absorb that positive factor (c_k times prod_h s_h^W2_kh), which changes neither the
+    signs nor the value. First-layer weights below ``drop_below`` after that division are left
+    out, so a hidden value shows only the inputs it uses. The expression is built at full
+    precision and its floats are rounded to ``digits`` significant digits at the end, so
+    rounding errors do not add up when SymPy multiplies out a hidden sum. Powers follow the
+    domain as in :func:`formula`; symbols are positive when every training input was.
+    """
+    _check_digits(digits)
+    W1 = fit.model[0].weight.detach().numpy()
+    W2 = fit.model[1].weight.detach().numpy()
+    c = fit.model[2].weight.detach().numpy()[0]
+    b = float(fit.model[2].bias.detach()[0])
+    domain = fit.model[1].domain
+    assumptions = {"positive": True} if fit.positive_inputs else {"real": True}
+    symbols = [sympy.Symbol(name, **assumptions) for name in fit.feature_names]
+    scales = [float(abs(row).max()) or 1.0 for row in W1]
+    hidden = []
+    for row, scale in zip(W1, scales):
+        weights = [(_constant(w / scale, None), symbol) for w, symbol in zip(row, symbols) if abs(w / scale) >= drop_below]
+        hidden.append(sympy.Add(*(weight * symbol for weight, symbol in weights)))
+    terms = []
+    for k in range(len(c)):
+        if c[k] == 0:
+            continue
+        coefficient = c[k] * math.prod(scale ** float(w) for scale, w in zip(scales, W2[k]))
+        terms.append(_constant(coefficient, None) * _monomial(hidden, W2[k], domain, None))
+    expression = sympy.Add(*terms, _constant(b, None))
+    if digits is None:
+        return expression
+    return expression.xreplace({value: _constant(float(value), digits) for value in expression.atoms(sympy.Float)})

@@ -1,0 +1,509 @@
+"""``lognet.fit_network``: global fitting of a stacked network Linear -> LogLayer -> Linear.
+
+The data flow is: validate (``_data.prepare``) -> population of starts -> screening ->
+finalists -> snap and prune -> choose -> polish (scipy) -> ``nn.Sequential``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+import torch
+from torch import Tensor, nn
+
+from ._data import _to_array, prepare
+from ._layer import LogLayer
+from ._network_population import (
+    DTYPE,
+    Population,
+    fit_output_layer,
+    forward,
+    jacobian,
+    levenberg_marquardt,
+    residuals,
+)
+from ._validation import check_option
+
+NETWORK_DOMAINS = ("signed", "abs")
+NETWORK_LOSSES = ("spes", "mse")
+# Multiples of 1/2 in [-2, 2]: the exponents of +, -, *, /, sqrt, square and their inverses.
+HALF_INTEGERS = tuple(value / 2 for value in range(-4, 5))
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """Work done by :func:`lognet.fit_network`. The defaults suit up to a few hundred inputs.
+
+    Attributes:
+        free_members: members whose exponents move freely, each from its own random start.
+        n_screen: samples used by the screening stage (the first ones; pass shuffled data).
+        screen_iterations: Levenberg-Marquardt iterations every member gets first.
+        finalists: exponent templates that go on after screening, ranked by screening loss.
+        restarts: fresh random first layers added for each finalist.
+        one_hot_max_inputs: with at most this many inputs, every template also starts from
+            one-hot first layers (each hidden value one input), which costs little there.
+        one_hot_starts: one-hot starts per template; half of them swap the first two hidden
+            values, so both orders of a template are tried.
+        lm_iterations: iterations of the finalists, their restarts and the free members.
+        snap_iterations: iterations after snapping exponents to the grid or dropping terms.
+        polish_nfev: most residual evaluations of the final ``scipy.optimize.least_squares``.
+        exponent_grid: exponents the templates are built from and free exponents snap to.
+            An empty tuple turns templates and snapping off.
+        snap_tolerance: free exponents this close to a grid value are snapped to it.
+        relative_floor: the SPES residual is (y - t) / (|t| + relative_floor * median|t|),
+            which keeps targets at or near 0 from dominating.
+        exact_fit: a training loss below this counts as exact; among exact fits the one with
+            the fewest free exponents wins, because round-off decides the rest.
+        dead_term: a term whose largest output on the training data is below this fraction of
+            max|t| is dropped: it fits nothing there but can dominate far outside.
+        num_threads: torch threads during the fit, restored afterwards; ``None`` keeps torch's
+            setting. The tensors are small, so one thread avoids OpenMP overhead.
+    """
+
+    free_members: int = 4
+    n_screen: int = 256
+    screen_iterations: int = 30
+    finalists: int = 8
+    restarts: int = 2
+    one_hot_max_inputs: int = 10
+    one_hot_starts: int = 2
+    lm_iterations: int = 80
+    snap_iterations: int = 30
+    polish_nfev: int = 20
+    exponent_grid: tuple[float, ...] = HALF_INTEGERS
+    snap_tolerance: float = 0.05
+    relative_floor: float = 0.01
+    exact_fit: float = 1e-20
+    dead_term: float = 1e-9
+    num_threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        for name in (
+            "free_members", "n_screen", "screen_iterations", "finalists", "restarts", "one_hot_max_inputs",
+            "one_hot_starts", "lm_iterations", "snap_iterations", "polish_nfev",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"NetworkOptions.{name} must be an int >= 0, got {value!r}.")
+        if self.n_screen < 2:
+            raise ValueError(f"NetworkOptions.n_screen must be at least 2, got {self.n_screen!r}.")
+        for name in ("snap_tolerance", "relative_floor", "exact_fit", "dead_term"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"NetworkOptions.{name} must be a finite number >= 0, got {value!r}.")
+        grid = tuple(self.exponent_grid)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in grid):
+            raise ValueError(f"NetworkOptions.exponent_grid must hold finite numbers, got {grid!r}.")
+        object.__setattr__(self, "exponent_grid", tuple(sorted(set(float(v) for v in grid))))
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
+            raise ValueError(f"NetworkOptions.num_threads must be None or an int >= 1, got {self.num_threads!r}.")
+        if self.free_members == 0 and not any(self.exponent_grid):
+            raise ValueError(
+                "NetworkOptions has free_members=0 and no nonzero value in exponent_grid, so there is no "
+                "member to fit; raise free_members or give a grid."
+            )
+
+
+@dataclass
+class NetworkFit:
+    """Result of :func:`lognet.fit_network`.
+
+    Attributes:
+        model: ``nn.Sequential(Linear(bias=False), LogLayer, Linear)`` in float64, eval mode.
+        train_loss: mean squared (relative, for SPES) residual on the training data.
+        seconds: wall time of the fit.
+        feature_names: names of the input columns, used by :meth:`formula`.
+        positive_inputs: whether every training input was > 0; :meth:`formula` then treats
+            the features as positive symbols.
+        details: how the winner was found: its kind (``"template"`` or ``"free"``), the
+            members tried and how many of them fit exactly.
+    """
+
+    model: nn.Sequential
+    train_loss: float
+    seconds: float
+    feature_names: tuple[str, ...] = ()
+    positive_inputs: bool = False
+    details: dict = field(default_factory=dict)
+
+    @property
+    def exponents(self) -> Tensor:
+        """The LogLayer's exponents, (n_terms, hidden_features)."""
+        return self.model[1].weight.detach().clone()
+
+    def formula(self, digits: int | None = 4, drop_below: float = 1e-9):
+        """Return the network as a SymPy expression, each hidden sum scaled so its largest
+        weight is 1; first-layer weights below ``drop_below`` of that are left out."""
+        from ._export import network_formula
+
+        return network_formula(self, digits, drop_below)
+
+    def predict(self, X) -> np.ndarray:
+        """Evaluate the fitted network on X (array-like, (n_samples, n_features))."""
+        array, _ = _to_array("X", X)
+        if array.ndim != 2 or array.shape[1] != self.model[0].in_features:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.model[0].in_features}), got {array.shape}; "
+                f"pass the same feature columns the network was fitted on."
+            )
+        with torch.no_grad():
+            return self.model(torch.from_numpy(array))[:, 0].numpy()
+
+
+def build_network(in_features: int, hidden_features: int, n_terms: int, domain: str = "signed") -> nn.Sequential:
+    """Return ``Linear(in, hidden, bias=False) -> LogLayer(hidden, n_terms) -> Linear(n_terms, 1)``
+    in float64, the model that :func:`lognet.fit_network` fits."""
+    return nn.Sequential(
+        nn.Linear(in_features, hidden_features, bias=False, dtype=DTYPE),
+        LogLayer(hidden_features, n_terms, domain=domain, dtype=DTYPE),
+        nn.Linear(n_terms, 1, dtype=DTYPE),
+    )
+
+
+def exponent_templates(hidden_features: int, n_terms: int, grid: tuple[float, ...]) -> list[Tensor]:
+    """Exponent matrices tried with frozen exponents.
+
+    One term of every unordered pair (p, q) of grid values on the first two hidden values
+    (every single grid value when there is one hidden value), and with two or more terms the
+    linear model, whose term k is z_k. Which inputs feed each hidden value is left to the
+    solver, so the templates need not list hidden values in every order.
+    """
+    H, K = hidden_features, n_terms
+    templates = []
+    if H == 1:
+        pairs = [(p,) for p in grid]
+    else:
+        pairs = list(itertools.combinations_with_replacement(grid, 2))
+    for pair in pairs:
+        if not any(pair):
+            continue
+        template = torch.zeros(K, H, dtype=DTYPE)
+        template[0, : len(pair)] = torch.tensor(pair, dtype=DTYPE)
+        templates.append(template)
+    if grid and K >= 2:
+        templates.append(torch.eye(K, H, dtype=DTYPE))
+    return templates
+
+
+def _new_members(
+    exponents: list[Tensor | None],
+    in_features: int,
+    hidden_features: int,
+    n_terms: int,
+    positive_inputs: bool,
+    generator: torch.Generator,
+    one_hot: bool = False,
+) -> Population:
+    """Create members with random first layers, one per entry of ``exponents``.
+
+    First layers come from U(0, 1) when every input is positive, so hidden values start
+    positive, and from U(-1, 1) otherwise. With ``one_hot`` each hidden value starts as one
+    input (distinct where there are enough). ``None`` makes a free member with exponents from
+    U(-1, 1), LogLayer's default; a tensor makes a template member.
+    """
+    P, H, K, D = len(exponents), hidden_features, n_terms, in_features
+    low = 0.0 if positive_inputs else -1.0
+    W1 = torch.rand(P, H, D, generator=generator, dtype=DTYPE) * (1 - low) + low
+    if one_hot:
+        chosen = torch.rand(P, D, generator=generator).argsort(dim=1)[:, : min(H, D)]
+        W1 = torch.zeros_like(W1)
+        W1[:, : chosen.shape[1]].scatter_(2, chosen[..., None], 1.0)
+    W2 = torch.rand(P, K, H, generator=generator, dtype=DTYPE) * 2 - 1
+    free_W2 = torch.ones(P, K, H, dtype=torch.bool)
+    free_c = torch.ones(P, K, dtype=torch.bool)
+    kind = []
+    for index, template in enumerate(exponents):
+        if template is None:
+            kind.append("free")
+            continue
+        W2[index] = template
+        free_W2[index] = False
+        free_c[index] = template.abs().sum(dim=1) > 0  # a term with all exponents 0 is unused
+        kind.append("template")
+    zeros = torch.zeros(P, K, dtype=DTYPE)
+    return Population(W1, W2, zeros, torch.zeros(P, dtype=DTYPE), free_W2, free_c, kind)
+
+
+def _snap_free_members(population: Population, grid: tuple[float, ...], tolerance: float) -> Tensor:
+    """Snap free members' exponents within ``tolerance`` of a grid value and freeze them there.
+
+    Returns the mask of members that changed.
+    """
+    if not grid:
+        return torch.zeros(len(population), dtype=torch.bool)
+    values = torch.tensor(grid, dtype=DTYPE)
+    nearest = values[(population.W2[..., None] - values).abs().argmin(dim=-1)]
+    is_free = torch.tensor([kind == "free" for kind in population.kind])
+    snap = ((population.W2 - nearest).abs() < tolerance) & population.free_W2 & is_free[:, None, None]
+    population.W2 = torch.where(snap, nearest, population.W2)
+    population.free_W2 = population.free_W2 & ~snap
+    return snap.flatten(1).any(dim=1)
+
+
+def _prune_dead_terms(population: Population, x: Tensor, target: Tensor, fraction: float, signed: bool) -> Tensor:
+    """Zero and freeze terms whose output is negligible on every training sample.
+
+    Such a term (say c = 1e-30 on |z|^27) fits the training data no better than nothing but
+    can dominate far outside it. Returns the mask of members that changed.
+    """
+    units = forward(x, population, signed)[1][-1]
+    largest = (units * population.c[:, None, :]).abs().amax(dim=1)  # (P, K)
+    dead = (largest < fraction * target.abs().max()) & population.free_c
+    population.c = torch.where(dead, torch.zeros_like(population.c), population.c)
+    population.W2 = torch.where(dead[..., None], torch.zeros_like(population.W2), population.W2)
+    population.free_c = population.free_c & ~dead
+    population.free_W2 = population.free_W2 & ~dead[..., None]
+    return dead.any(dim=1)
+
+
+def _choose(losses: Tensor, population: Population, exact_fit: float) -> int:
+    """Index of the lowest training loss; among exact fits, of the fewest free exponents."""
+    exact = losses < exact_fit
+    if not bool(exact.any()):
+        return int(torch.argmin(losses))
+    n_free = population.free_W2.flatten(1).sum(dim=1).to(DTYPE)
+    key = torch.where(exact, n_free, torch.full_like(losses, math.inf))
+    candidates = torch.nonzero(key == key.min()).flatten()
+    return int(candidates[torch.argmin(losses[candidates])])
+
+
+def _polish(member: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool, max_nfev: int) -> tuple[Population, float]:
+    """Refine one member by ``scipy.optimize.least_squares(method="lm")``; keep it if better."""
+    free = member.free_mask()[0]
+
+    def with_parameters(values: np.ndarray) -> Population:
+        trial = member.select([0])
+        full = trial.vector()[0]
+        full[free] = torch.from_numpy(values)
+        trial.load(full[None])
+        return trial
+
+    def residual(values: np.ndarray) -> np.ndarray:
+        value = residuals(with_parameters(values), x, target, scale, signed)[0][0].numpy()
+        return np.where(np.isfinite(value), value, 1e10)
+
+    def residual_jacobian(values: np.ndarray) -> np.ndarray:
+        trial = with_parameters(values)
+        cache = forward(x, trial, signed)[1]
+        return jacobian(x, trial, cache, scale)[0][:, free].numpy()
+
+    start = member.vector()[0][free].numpy().copy()
+    start_loss = float(np.mean(residual(start) ** 2))
+    # MINPACK's lm needs at least as many residuals as parameters.
+    if len(target) < len(start) or not math.isfinite(start_loss):
+        return member, start_loss
+    result = scipy.optimize.least_squares(
+        residual, start, jac=residual_jacobian, method="lm", x_scale="jac",
+        xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=max_nfev,
+    )
+    loss = float(np.mean(residual(result.x) ** 2))
+    if not loss < start_loss:
+        return member, start_loss
+    return with_parameters(result.x), loss
+
+
+def fit_network(
+    X,
+    y,
+    *,
+    hidden_features: int = 2,
+    n_terms: int = 2,
+    domain: str = "signed",
+    loss: str = "spes",
+    feature_names=None,
+    options: NetworkOptions | None = None,
+    random_state: int | None = None,
+) -> NetworkFit:
+    """Fit ``Linear(bias=False) -> LogLayer -> Linear`` to (X, y) globally.
+
+    The first layer forms ``hidden_features`` weighted sums of the inputs, the LogLayer takes
+    ``n_terms`` products of powers of them, and the output layer adds those up. This represents
+    sums, differences, products, quotients and powers of linear combinations of the inputs,
+    such as (x1 + x2) * (x3 - x4) or sqrt(x1 + x2), and extrapolates them exactly.
+
+    The fit runs a population of starts through batched Levenberg-Marquardt (closed-form
+    Jacobian, float64):
+
+    1. Screening: ``free_members`` random starts with free exponents and one random start per
+       *exponent template* (exponents frozen at grid values: every pair (p, q) from
+       ``options.exponent_grid`` as one term z1^p z2^q, and the linear model) get their output
+       layer by least squares, then ``screen_iterations`` on the first ``n_screen`` samples.
+    2. The ``finalists`` best templates get ``restarts`` fresh first layers each; these, the
+       finalists and the free members run ``lm_iterations`` more on all samples. Both stages
+       stop as soon as a template fits exactly.
+    3. Free exponents near the grid are snapped, terms that contribute nothing on the
+       training data are dropped, and the changed members are refitted.
+    4. The lowest training loss wins (among exact fits, the fewest free exponents), and
+       ``scipy.optimize.least_squares`` polishes it when its exponents are all on the grid.
+
+    Over a narrow input range a free exponent and the scale of its hidden value trade off
+    almost exactly, so free exponents settle in near fits; the templates are a prior that
+    exponents are simple, as NAU's and NMU's clamped weights are for those units.
+
+    Args:
+        X: inputs, (n_samples, n_features): NumPy, torch or pandas.
+        y: target, (n_samples,) or (n_samples, 1).
+        hidden_features: outputs of the first Linear layer.
+        n_terms: product units in the LogLayer.
+        domain: ``"signed"`` (real part of the complex power, so z^1 = z and z^2 = z*z for
+            negative z) or ``"abs"`` (|z|^w).
+        loss: ``"spes"`` (squared relative error, with the floor ``options.relative_floor``)
+            or ``"mse"``.
+        feature_names: names for the columns of X. Default: DataFrame columns or x0, x1, ...
+        options: a :class:`NetworkOptions`; the default suits up to a few hundred inputs.
+        random_state: seed of the random starts; a fixed seed gives identical results.
+
+    Returns:
+        A :class:`NetworkFit` whose ``model`` is a float64 ``nn.Sequential``.
+
+    Raises:
+        ValueError or TypeError naming the bad argument or data and how to fix it.
+
+    Example:
+        >>> X = torch.rand(200, 4, dtype=torch.float64) + 1
+        >>> y = (X[:, 0] + X[:, 1]) * X[:, 2]
+        >>> fit = lognet.fit_network(X, y, random_state=0)
+        >>> fit.exponents.tolist()
+        [[1.0, 1.0], [0.0, 0.0]]
+    """
+    start_time = time.perf_counter()
+    check_option("domain", domain, NETWORK_DOMAINS)
+    check_option("loss", loss, NETWORK_LOSSES)
+    for name, value in (("hidden_features", hidden_features), ("n_terms", n_terms)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+    options = options or NetworkOptions()
+    if not isinstance(options, NetworkOptions):
+        raise TypeError(f"options must be a lognet.NetworkOptions, got {type(options).__name__}.")
+    data = prepare(X, y, feature_names=feature_names, loss="mse", domain=domain)
+    x, target = data.X, data.y
+    scale = _residual_scale(target, loss, options.relative_floor)
+
+    threads = torch.get_num_threads()
+    if options.num_threads is not None:
+        torch.set_num_threads(options.num_threads)
+    try:
+        seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(seed)
+        member, train_loss, details = _search(
+            x, target, scale, hidden_features, n_terms, domain == "signed", options, generator
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+    model = build_network(x.shape[1], hidden_features, n_terms, domain)
+    with torch.no_grad():
+        model[0].weight.copy_(member.W1[0])
+        model[1].weight.copy_(member.W2[0])
+        model[2].weight.copy_(member.c)
+        model[2].bias.copy_(member.b)
+    model.eval()
+    if not math.isfinite(train_loss):
+        raise ValueError(
+            "fit_network found no start with a finite loss: every hidden value overflowed or hit 0 "
+            "with a negative exponent. Rescale X (for example divide each column by its median) and fit again."
+        )
+    return NetworkFit(
+        model=model,
+        train_loss=train_loss,
+        seconds=time.perf_counter() - start_time,
+        feature_names=data.feature_names,
+        positive_inputs=bool((x > 0).all()),
+        details=details,
+    )
+
+
+def _residual_scale(target: Tensor, loss: str, relative_floor: float) -> Tensor:
+    if loss == "mse":
+        return torch.ones_like(target)
+    magnitude = target.abs()
+    scale = magnitude + relative_floor * magnitude.median()
+    if bool((scale == 0).any()):
+        raise ValueError(
+            f"loss='spes' divides by |t| + relative_floor * median|t|, which is 0 for {int((scale == 0).sum())} "
+            f"targets (relative_floor={relative_floor}, median|t|={float(magnitude.median())}); "
+            f"use loss='mse' or raise NetworkOptions.relative_floor."
+        )
+    return scale
+
+
+def _search(
+    x: Tensor,
+    target: Tensor,
+    scale: Tensor,
+    hidden_features: int,
+    n_terms: int,
+    signed: bool,
+    options: NetworkOptions,
+    generator: torch.Generator,
+) -> tuple[Population, float, dict]:
+    """Run the stages of :func:`fit_network` and return the winner, its loss and the details."""
+    D = x.shape[1]
+    positive_inputs = bool((x > 0).all())
+    grid = options.exponent_grid
+
+    def members(exponents: list, one_hot: bool = False) -> Population:
+        return _new_members(exponents, D, hidden_features, n_terms, positive_inputs, generator, one_hot)
+
+    def template_exact(losses: Tensor, population: Population) -> bool:
+        # An exact template fit has no free exponents, so nothing later can outrank it.
+        is_template = torch.tensor([kind == "template" for kind in population.kind])
+        return bool((losses[is_template] < options.exact_fit).any())
+
+    templates = exponent_templates(hidden_features, n_terms, grid)
+    population = members([None] * options.free_members + templates)
+    if D <= options.one_hot_max_inputs and options.one_hot_starts and templates:
+        one_hot = members(templates * options.one_hot_starts, one_hot=True)
+        if hidden_features >= 2:
+            half = len(templates) * (options.one_hot_starts // 2)
+            one_hot.W1[half : 2 * half, :2] = one_hot.W1[:half, :2].flip(1)
+        population = Population.concat([population, one_hot])
+
+    # Screening only ranks the members, so it uses the first n_screen samples.
+    n_screen = min(options.n_screen, len(target))
+    screen = (x[:n_screen], target[:n_screen], scale[:n_screen])
+    fit_output_layer(population, *screen, signed)
+    losses = levenberg_marquardt(
+        population, *screen, options.screen_iterations, signed, stop=lambda value: template_exact(value, population)
+    )
+    tried = len(population)
+
+    if options.lm_iterations:
+        free_indices = [i for i, kind in enumerate(population.kind) if kind == "free"]
+        template_indices = [i for i, kind in enumerate(population.kind) if kind == "template"]
+        ranked = sorted(template_indices, key=lambda i: float(losses[i]))[: options.finalists]
+        fresh = members([population.W2[i] for i in ranked for _ in range(options.restarts)])
+        fit_output_layer(fresh, x, target, scale, signed)
+        population = Population.concat([population.select(free_indices + ranked), fresh])
+        tried += len(fresh)
+        losses = levenberg_marquardt(
+            population, x, target, scale, options.lm_iterations, signed, stop=lambda value: template_exact(value, population)
+        )
+
+    snapped = _snap_free_members(population, grid, options.snap_tolerance)
+    if bool(snapped.any()) and options.snap_iterations and not template_exact(losses, population):
+        # A snapped member that now fits worse is simply not chosen: the choice is by loss.
+        snapped_losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
+        losses = torch.where(snapped, snapped_losses, losses)
+
+    pruned = _prune_dead_terms(population, x, target, options.dead_term, signed)
+    if bool(pruned.any()) and options.snap_iterations:
+        pruned_losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
+        losses = torch.where(pruned, pruned_losses, losses)
+
+    best = _choose(losses, population, options.exact_fit)
+    member = population.select([best])
+    loss = float(losses[best])
+    if options.polish_nfev and math.isfinite(loss) and not bool(member.free_W2.any()):
+        member, loss = _polish(member, x, target, scale, signed, options.polish_nfev)
+    details = {
+        "kind": member.kind[0],
+        "members_tried": tried,
+        "exact_members": int((losses < options.exact_fit).sum()),
+    }
+    return member, loss, details

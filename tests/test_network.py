@@ -1,0 +1,309 @@
+"""Tests of lognet.fit_network and its batched solver for Linear -> LogLayer -> Linear."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+import torch
+from torch.func import functional_call, jacrev
+
+import lognet
+from lognet._network_fit import build_network, exponent_templates
+from lognet._network_population import Population, fit_output_layer, forward, jacobian, levenberg_marquardt, residuals
+
+DTYPE = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The batched solver runs many small kernels, which a shared machine slows down when
+    torch splits them over several threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _uniform(n: int, d: int, low: float, high: float, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=generator, dtype=DTYPE) * (high - low) + low
+
+
+def _random_population(P: int, D: int, H: int, K: int, seed: int) -> Population:
+    generator = torch.Generator().manual_seed(seed)
+    return Population(
+        W1=torch.randn(P, H, D, generator=generator, dtype=DTYPE),
+        W2=torch.randn(P, K, H, generator=generator, dtype=DTYPE),
+        c=torch.randn(P, K, generator=generator, dtype=DTYPE),
+        b=torch.randn(P, generator=generator, dtype=DTYPE),
+        free_W2=torch.ones(P, K, H, dtype=torch.bool),
+        free_c=torch.ones(P, K, dtype=torch.bool),
+        kind=["free"] * P,
+    )
+
+
+def _load(model, population: Population, index: int = 0) -> None:
+    with torch.no_grad():
+        model[0].weight.copy_(population.W1[index])
+        model[1].weight.copy_(population.W2[index])
+        model[2].weight.copy_(population.c[index][None])
+        model[2].bias.copy_(population.b[index][None])
+
+
+@pytest.mark.parametrize("domain", ["signed", "abs"])
+def test_jacobian_matches_autograd_through_the_modules(domain):
+    D, H, K = 3, 2, 3
+    population = _random_population(1, D, H, K, seed=0)
+    x = _uniform(40, D, -2.0, 2.0, seed=1)  # both signs, so the phase term is exercised
+    target = _uniform(40, 1, 0.5, 2.0, seed=2)[:, 0]
+    scale = target.abs() + 0.3
+    model = build_network(D, H, K, domain)
+    model[1].check_input = False  # torch.func cannot run data-dependent input checks
+
+    def scaled_residuals(vector):
+        W1, W2, c, b = torch.split(vector, [H * D, K * H, K, 1])
+        params = {"0.weight": W1.reshape(H, D), "1.weight": W2.reshape(K, H), "2.weight": c[None], "2.bias": b}
+        return (functional_call(model, params, (x,))[:, 0] - target) / scale
+
+    expected = jacrev(scaled_residuals)(population.vector()[0])
+    cache = forward(x, population, signed=domain == "signed")[1]
+    computed = jacobian(x, population, cache, scale)[0]
+
+    torch.testing.assert_close(computed, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("domain", ["signed", "abs"])
+def test_forward_matches_the_modules(domain):
+    population = _random_population(3, 4, 2, 2, seed=3)
+    x = _uniform(25, 4, -3.0, 3.0, seed=4)
+    output, _ = forward(x, population, signed=domain == "signed")
+    model = build_network(4, 2, 2, domain)
+    for index in range(3):
+        _load(model, population, index)
+        with torch.no_grad():
+            torch.testing.assert_close(output[index], model(x)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_levenberg_marquardt_never_raises_a_members_loss():
+    population = _random_population(6, 3, 2, 2, seed=5)
+    x = _uniform(64, 3, 1.0, 2.0, seed=6)
+    target = x[:, 0] * x[:, 1] + x[:, 2]
+    scale = target.abs()
+    fit_output_layer(population, x, target, scale, signed=True)
+    start = (residuals(population, x, target, scale, True)[0] ** 2).mean(dim=1)
+
+    losses = levenberg_marquardt(population, x, target, scale, iterations=15, signed=True)
+
+    assert bool((losses <= start).all())
+    torch.testing.assert_close(losses, (residuals(population, x, target, scale, True)[0] ** 2).mean(dim=1))
+
+
+def test_frozen_exponents_do_not_move():
+    population = _random_population(2, 2, 2, 2, seed=7)
+    population.free_W2[:] = False
+    before = population.W2.clone()
+    x = _uniform(32, 2, 1.0, 2.0, seed=8)
+    target = x[:, 0] / x[:, 1]
+
+    levenberg_marquardt(population, x, target, target.abs(), iterations=5, signed=True)
+
+    assert torch.equal(population.W2, before)
+
+
+def test_output_layer_is_the_least_squares_solution():
+    population = _random_population(1, 2, 2, 2, seed=9)
+    x = _uniform(50, 2, 1.0, 3.0, seed=10)
+    target = x.sum(dim=1) ** 1.5
+    scale = target.abs()
+    fit_output_layer(population, x, target, scale, signed=True)
+    units = forward(x, Population(population.W1, population.W2, torch.zeros(1, 2, dtype=DTYPE),
+                                  torch.zeros(1, dtype=DTYPE), population.free_W2, population.free_c, ["free"]), True)[1][-1][0]
+    design = torch.cat([units, torch.ones(50, 1, dtype=DTYPE)], dim=1) / scale[:, None]
+    expected = torch.linalg.lstsq(design, (target / scale)[:, None]).solution[:, 0]
+
+    torch.testing.assert_close(torch.cat([population.c[0], population.b]), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_templates_cover_every_pair_and_the_linear_model():
+    templates = exponent_templates(2, 2, (-1.0, 0.0, 1.0))
+    as_lists = [t.tolist() for t in templates]
+
+    # Unordered pairs of {-1, 0, 1} except (0, 0), then the identity.
+    assert len(templates) == 5 + 1
+    assert [[1.0, 1.0], [0.0, 0.0]] in as_lists
+    assert [[-1.0, 1.0], [0.0, 0.0]] in as_lists
+    assert as_lists[-1] == [[1.0, 0.0], [0.0, 1.0]]
+    assert exponent_templates(1, 1, (0.5, 2.0))[0].tolist() == [[0.5]]
+    assert exponent_templates(2, 2, ()) == []
+
+
+FUNCTIONS = {
+    "product of a sum": (lambda x: (x[:, 0] + x[:, 1]) * x[:, 2], [[1.0, 1.0], [0.0, 0.0]]),
+    "quotient": (lambda x: x[:, 0] / x[:, 1], [[-1.0, 1.0], [0.0, 0.0]]),
+    "square root of a sum": (lambda x: torch.sqrt(x[:, 0] + x[:, 2]), [[0.0, 0.5], [0.0, 0.0]]),
+    "inverse square": (lambda x: 1 / (x[:, 1] + x[:, 2]) ** 2, [[-2.0, 0.0], [0.0, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_fit_network_recovers_and_extrapolates(name):
+    function, _ = FUNCTIONS[name]
+    x = _uniform(300, 3, 1.0, 2.0, seed=11)
+    fit = lognet.fit_network(x, function(x), random_state=0)
+    x_far = _uniform(500, 3, 2.0, 6.0, seed=12)
+    relative = np.abs(fit.predict(x_far) / function(x_far).numpy() - 1)
+
+    assert fit.train_loss < 1e-20
+    assert fit.details["kind"] == "template"
+    assert relative.max() < 1e-9
+    assert sorted(abs(v) for v in fit.exponents.flatten().tolist()) == sorted(
+        abs(v) for row in FUNCTIONS[name][1] for v in row
+    )
+
+
+def test_fit_network_multiplies_inputs_of_both_signs():
+    x = _uniform(300, 2, -2.0, 2.0, seed=13)
+    fit = lognet.fit_network(x, x[:, 0] * x[:, 1], loss="mse", random_state=1)
+    x_far = torch.cat([_uniform(200, 2, 2.0, 6.0, seed=14), -_uniform(200, 2, 2.0, 6.0, seed=15)])
+
+    assert np.abs(fit.predict(x_far) - (x_far[:, 0] * x_far[:, 1]).numpy()).max() < 1e-8
+
+
+def test_fit_network_subtracts_with_the_linear_template():
+    x = _uniform(300, 4, -1.0, 1.0, seed=16)
+    y = x[:, 0] + x[:, 1] - x[:, 3]
+    fit = lognet.fit_network(x, y, loss="mse", random_state=2)
+    x_far = _uniform(200, 4, -10.0, 10.0, seed=17)
+
+    assert np.abs(fit.predict(x_far) - (x_far[:, 0] + x_far[:, 1] - x_far[:, 3]).numpy()).max() < 1e-8
+
+
+def test_fit_network_is_reproducible_with_a_seed():
+    x = _uniform(100, 3, 1.0, 2.0, seed=18)
+    y = x[:, 0] * x[:, 1] ** 0.7 + 0.3 * x[:, 2]  # not representable exactly: a near fit
+    first = lognet.fit_network(x, y, random_state=5)
+    second = lognet.fit_network(x, y, random_state=5)
+
+    for a, b in zip(first.model.parameters(), second.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fit_network_restores_the_thread_count():
+    torch.set_num_threads(2)
+    x = _uniform(50, 2, 1.0, 2.0, seed=19)
+    lognet.fit_network(x, x[:, 0] * x[:, 1], random_state=0)
+
+    assert torch.get_num_threads() == 2
+
+
+def test_fit_network_without_templates_uses_free_members():
+    x = _uniform(200, 2, 1.0, 2.0, seed=20)
+    y = x[:, 0] * x[:, 1]
+    options = lognet.NetworkOptions(exponent_grid=(), free_members=6)
+    fit = lognet.fit_network(x, y, options=options, random_state=0)
+
+    assert fit.details["kind"] == "free"
+    assert fit.details["members_tried"] == 6
+    assert fit.train_loss < 1e-4
+
+
+@pytest.mark.parametrize("hidden_features, n_terms", [(1, 1), (3, 2), (2, 4)])
+def test_fit_network_shapes(hidden_features, n_terms):
+    x = _uniform(120, 3, 1.0, 2.0, seed=21)
+    y = (x[:, 0] + x[:, 1]) ** 2
+    fit = lognet.fit_network(x, y, hidden_features=hidden_features, n_terms=n_terms, random_state=0)
+
+    assert fit.exponents.shape == (n_terms, hidden_features)
+    assert fit.model[0].weight.shape == (hidden_features, 3)
+    assert fit.train_loss < 1e-20
+
+
+def test_formula_reads_as_the_law():
+    x = _uniform(200, 3, 1.0, 2.0, seed=22)
+    frame = pd.DataFrame(x.numpy(), columns=["a", "b", "c"])
+    fit = lognet.fit_network(frame, (frame.a + frame.b) * frame.c, random_state=0)
+    expression = fit.formula(digits=6)
+    a, b, c = sympy.symbols("a b c", positive=True)
+    constant = expression.as_coeff_Add()[0]
+
+    assert abs(float(constant)) < 1e-10
+    assert sympy.expand(expression - constant - (a + b) * c) == 0
+
+
+def test_formula_of_signed_inputs_keeps_real_symbols():
+    x = _uniform(200, 2, -2.0, 2.0, seed=23)
+    fit = lognet.fit_network(x, x[:, 0] * x[:, 1], loss="mse", random_state=1)
+    expression = fit.formula(digits=6)
+    symbols = {str(s): s for s in expression.free_symbols}
+
+    assert set(symbols) == {"x0", "x1"}
+    assert all(s.is_real and s.is_positive is None for s in symbols.values())
+    value = float(expression.subs({symbols["x0"]: -3.0, symbols["x1"]: 5.0}))
+    assert math.isclose(value, -15.0, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"domain": "positive"}, ValueError, r"domain must be one of 'signed', 'abs', got 'positive'"),
+        ({"loss": "msle"}, ValueError, r"loss must be one of 'spes', 'mse'"),
+        ({"hidden_features": 0}, ValueError, r"hidden_features must be an int >= 1, got 0"),
+        ({"n_terms": 2.0}, ValueError, r"n_terms must be an int >= 1, got 2.0"),
+        ({"options": {"free_members": 2}}, TypeError, r"options must be a lognet.NetworkOptions, got dict"),
+    ],
+)
+def test_fit_network_rejects_bad_arguments(kwargs, error, match):
+    x = _uniform(20, 2, 1.0, 2.0, seed=24)
+    with pytest.raises(error, match=match):
+        lognet.fit_network(x, x[:, 0], **kwargs)
+
+
+def test_fit_network_rejects_bad_data():
+    x = _uniform(20, 2, 1.0, 2.0, seed=25)
+    y = x[:, 0] * x[:, 1]
+    with_nan = x.clone()
+    with_nan[3, 1] = math.nan
+
+    with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite values in 1 rows \(first rows: \[3\]\)"):
+        lognet.fit_network(with_nan, y)
+    with pytest.raises(ValueError, match="X has 20 samples but y has 19"):
+        lognet.fit_network(x, y[:19])
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        lognet.fit_network(x, torch.stack([y, y], dim=1))
+
+
+def test_spes_with_mostly_zero_targets_names_the_fix():
+    x = _uniform(5, 1, 1.0, 2.0, seed=26)
+    y = torch.tensor([0.0, 0.0, 0.0, 1.0, 2.0], dtype=DTYPE)
+
+    with pytest.raises(ValueError, match=r"0 for 3 targets .*use loss='mse' or raise NetworkOptions.relative_floor"):
+        lognet.fit_network(x, y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"free_members": -1}, r"free_members must be an int >= 0, got -1"),
+        ({"lm_iterations": 1.5}, r"lm_iterations must be an int >= 0, got 1.5"),
+        ({"n_screen": 1}, r"n_screen must be at least 2, got 1"),
+        ({"snap_tolerance": math.nan}, r"snap_tolerance must be a finite number >= 0, got nan"),
+        ({"exponent_grid": (1.0, math.inf)}, r"exponent_grid must hold finite numbers"),
+        ({"num_threads": 0}, r"num_threads must be None or an int >= 1, got 0"),
+        ({"free_members": 0, "exponent_grid": (0.0,)}, r"there is no member to fit"),
+    ],
+)
+def test_network_options_reject_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lognet.NetworkOptions(**kwargs)
+
+
+def test_predict_rejects_the_wrong_number_of_features():
+    x = _uniform(50, 2, 1.0, 2.0, seed=27)
+    fit = lognet.fit_network(x, x[:, 0] * x[:, 1], random_state=0)
+
+    with pytest.raises(ValueError, match=r"X must have shape \(n_samples, 2\), got \(4, 3\)"):
+        fit.predict(np.ones((4, 3)))
