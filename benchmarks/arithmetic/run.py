@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -116,7 +117,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="markdown file whose results block is replaced (default: none, but the full budget writes "
         "docs/benchmarks.md)",
     )
+    parser.add_argument(
+        "--steps",
+        default=None,
+        help="override the baselines' steps per family, e.g. 'static=50000' or 'static=50000,nalm=20000'",
+    )
+    parser.add_argument(
+        "--block",
+        default=None,
+        help="name of the results block in --doc, for a second block next to the main one "
+        "(markers <!-- arithmetic-results-NAME:start/end -->; default: the main block)",
+    )
     return parser.parse_args(argv)
+
+
+def parse_steps(spec: str | None, budget: Budget) -> Budget:
+    """Return ``budget`` with the baseline steps that ``spec`` ('family=steps,...') overrides."""
+    if not spec:
+        return budget
+    steps = dict(budget.baseline_steps)
+    for item in spec.split(","):
+        family, _, value = item.partition("=")
+        family = family.strip()
+        if family not in steps or not value.strip().isdigit() or int(value) < 1:
+            raise SystemExit(
+                f"--steps entry {item!r} must look like 'static=50000' with a family from {sorted(steps)} "
+                f"and a positive step count."
+            )
+        steps[family] = int(value)
+    return dataclasses.replace(budget, baseline_steps=steps)
 
 
 def resolve_tasks(spec: str) -> list[Task]:
@@ -147,14 +176,16 @@ def write_results(path_stem: Path, metadata: dict, records: list[dict]) -> None:
         writer.writerows(records)
 
 
-def replace_block(doc: Path, block: str) -> None:
-    """Put ``block`` between the results markers of ``doc``, creating the file if needed."""
-    wrapped = f"{BLOCK_START}\n{block}{BLOCK_END}\n"
+def replace_block(doc: Path, block: str, name: str | None = None) -> None:
+    """Put ``block`` between the results markers of ``doc`` (the main ones, or those of the
+    block ``name``), creating the file if needed."""
+    start, end = (BLOCK_START, BLOCK_END) if not name else (f"<!-- arithmetic-results-{name}:start -->", f"<!-- arithmetic-results-{name}:end -->")
+    wrapped = f"{start}\n{block}{end}\n"
     if doc.exists():
         text = doc.read_text(encoding="utf-8")
-        if BLOCK_START in text and BLOCK_END in text:
-            head, rest = text.split(BLOCK_START, 1)
-            tail = rest.split(BLOCK_END, 1)[1].lstrip("\n")
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            tail = rest.split(end, 1)[1].lstrip("\n")
             doc.write_text(head + wrapped + tail, encoding="utf-8")
             return
         doc.write_text(text.rstrip("\n") + "\n\n" + wrapped, encoding="utf-8")
@@ -192,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     torch.set_num_threads(args.threads)
-    budget = BUDGETS[args.budget]
+    budget = parse_steps(args.steps, BUDGETS[args.budget])
     tasks = resolve_tasks(args.tasks or budget.name)
     models = resolve_models(args.models)
     seeds = list(range(args.seeds))
@@ -250,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     block = render_report(metadata, records)
     print(block)
     if doc is not None:
-        replace_block(doc, block)
+        replace_block(doc, block, args.block)
     return 0
 
 
