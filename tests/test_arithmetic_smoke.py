@@ -226,3 +226,27 @@ def test_run_rebuilds_doc_from_results(tmp_path):
     assert "stale block" not in text
     assert "| div U[1,2] → U[2,6] |" in text
     assert "Goal 1" in text
+
+
+def test_steps_override_changes_only_the_named_family():
+    from benchmarks.arithmetic.budgets import BUDGETS
+    from benchmarks.arithmetic.run import parse_steps
+
+    budget = parse_steps("static=50000", BUDGETS["full"])
+
+    assert budget.baseline_steps == {"static": 50_000, "nalm": BUDGETS["full"].baseline_steps["nalm"]}
+    assert "0.04%" in BUDGETS["full"].describe() and "1.00% of the paper's" in budget.describe()
+    with pytest.raises(SystemExit, match="--steps entry 'cubic=5' must look like 'static=50000'"):
+        parse_steps("cubic=5", budget)
+
+
+def test_free_exponent_variant_has_no_templates(tmp_path):
+    stem = tmp_path / "free"
+
+    code = main(["--budget", "smoke", "--seeds", "1", "--models", "lognet-free", "--tasks", "nalm/mul/U[1,2]", "--out", str(stem)])
+    payload = json.loads(stem.with_suffix(".json").read_text())
+
+    assert code == 0
+    assert [run["model"] for run in payload["runs"]] == ["lognet-free"]
+    assert payload["runs"][0]["fit_kind"] == "free"
+    assert payload["metadata"]["lognet_free_budget"]["exponent_grid"] == []

@@ -76,3 +76,13 @@ def fit_lognet(task: Task, seed: int, budget: LognetBudget | None = None) -> Log
         exponents=fit.exponents.tolist(),
         details=fit.details,
     )
+
+
+def free_exponent_budget(budget: LognetBudget) -> LognetBudget:
+    """The ablation ``lognet-free``: no exponent templates, 8 free members and 200 iterations.
+
+    It shows what the search over free exponents reaches without the prior that exponents are
+    multiples of 1/2.
+    """
+    options = dataclasses.replace(budget.options, exponent_grid=(), free_members=8, lm_iterations=200)
+    return dataclasses.replace(budget, options=options)

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from .budgets import BUDGETS, TASK_SETS, Budget
-from .lognet_engine import fit_lognet
+from .lognet_engine import LognetBudget, fit_lognet, free_exponent_budget
 from .recipes import BASELINES, recipe_for
 from .report import goal_lines, results_markdown
 from .stats import summarise
@@ -35,6 +35,8 @@ from .tasks import Task, find_task, success_threshold
 from .train_baselines import evaluation_sets, per_model_mse, train_baseline
 
 MODELS = ("lognet",) + BASELINES
+# Run only when named: lognet without exponent templates (see lognet_engine.free_exponent_budget).
+EXTRA_MODELS = ("lognet-free",)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "benchmarks_arithmetic.md"
 BLOCK_START = "<!-- arithmetic-results:start -->"
@@ -53,12 +55,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def run_lognet(task: Task, seeds: list[int], budget: Budget, threshold: float) -> list[dict]:
+def run_lognet(
+    task: Task, seeds: list[int], budget: Budget, threshold: float, lognet_budget: LognetBudget | None = None, name: str = "lognet"
+) -> list[dict]:
     """Fit lognet once per seed and score it like the baselines (same evaluation sets)."""
+    lognet_budget = lognet_budget or budget.lognet
     valid_x, test_x = evaluation_sets(task, budget.n_valid, budget.n_test)
     records = []
     for seed in seeds:
-        fit = fit_lognet(task, seed, budget.lognet)
+        fit = fit_lognet(task, seed, lognet_budget)
         a_mask, b_mask = task.layout(seed)
         with torch.no_grad():
             output_test = fit.model(test_x)[None]
@@ -67,7 +72,7 @@ def run_lognet(task: Task, seeds: list[int], budget: Budget, threshold: float) -
         interpolation = float(per_model_mse(output_valid, task.target(valid_x, a_mask, b_mask)[None])[0])
         records.append(
             {
-                "model": "lognet",
+                "model": name,
                 "task": task.name,
                 "seed": seed,
                 "extrapolation_mse": extrapolation,
@@ -101,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="task set (" + ", ".join(TASK_SETS) + ") or task names separated by ';', because names contain "
         "commas (default: the task set named like the budget)",
     )
-    parser.add_argument("--models", default="all", help="'all' or comma-separated models from: " + ", ".join(MODELS))
+    parser.add_argument("--models", default="all", help="'all' or comma-separated models from: " + ", ".join(MODELS + EXTRA_MODELS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1, the machine is shared)")
     parser.add_argument("--out", type=Path, default=None, help="stem of the .json/.csv results (default: results/<budget>)")
     parser.add_argument(
@@ -158,9 +163,9 @@ def resolve_models(spec: str) -> list[str]:
     if spec == "all":
         return list(MODELS)
     models = [name.strip() for name in spec.split(",") if name.strip()]
-    unknown = [name for name in models if name not in MODELS]
+    unknown = [name for name in models if name not in MODELS + EXTRA_MODELS]
     if unknown:
-        raise SystemExit(f"unknown models {unknown}; choose from {', '.join(MODELS)}.")
+        raise SystemExit(f"unknown models {unknown}; choose from {', '.join(MODELS + EXTRA_MODELS)}.")
     return models
 
 
@@ -205,10 +210,14 @@ def render_report(metadata: dict, records: list[dict]) -> str:
         f"{metadata['torch_threads']} torch thread(s), torch {metadata['torch']}, Python {metadata['python']}.",
         f"- Baselines: {metadata['baseline_budget']}.",
         "- lognet: " + ", ".join(f"{key}={value}" for key, value in metadata["lognet_budget"].items()) + ".",
-        "",
     ]
+    if "lognet-free" in models and "lognet_free_budget" in metadata:
+        lines.append(
+            "- lognet-free: " + ", ".join(f"{key}={value}" for key, value in metadata["lognet_free_budget"].items()) + "."
+        )
+    lines.append("")
     if "lognet" in models:
-        lines += goal_lines(summary, tasks, [model for model in models if model != "lognet"]) + [""]
+        lines += goal_lines(summary, tasks, [model for model in models if not model.startswith("lognet")]) + [""]
     return "\n".join(lines) + "\n" + results_markdown(summary, tasks, models, metadata["thresholds"])
 
 
@@ -242,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "budget": budget.name,
         "baseline_budget": budget.describe(),
         "lognet_budget": budget.lognet.as_dict(),
+        "lognet_free_budget": free_exponent_budget(budget.lognet).as_dict(),
         "seeds": len(seeds),
         "tasks": [task.name for task in tasks],
         "models": models,
@@ -256,8 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         thresholds = {task.name: metadata["thresholds"][task.name] for task in group}
         for model in models:
             began = time.perf_counter()
-            if model == "lognet":
-                new = [record for task in group for record in run_lognet(task, seeds, budget, thresholds[task.name])]
+            if model in ("lognet", "lognet-free"):
+                variant = budget.lognet if model == "lognet" else free_exponent_budget(budget.lognet)
+                new = [
+                    record
+                    for task in group
+                    for record in run_lognet(task, seeds, budget, thresholds[task.name], variant, model)
+                ]
             else:
                 metadata["recipes"][f"{model} | {group[0].family} | {group[0].operation}"] = recipe_for(model, group[0]).notes
                 new = train_baseline(
