@@ -243,3 +243,12 @@ def test_spes_module_bad_reduction_raises():
 def test_msle_module_bad_reduction_suggests():
     with pytest.raises(ValueError, match=r"got 'nones'\. Did you mean 'none'\?"):
         MSLELoss(reduction="nones")
+
+
+@pytest.mark.parametrize("loss_fn", [spes_loss, msle_loss])
+def test_loss_rejects_nan_predictions(loss_fn):
+    input = torch.tensor([1.0, math.nan, 2.0])
+    target = torch.tensor([1.0, 1.5, 2.0])
+
+    with pytest.raises(ValueError, match=r"input \(the predictions\) contains 1 NaN entries out of 3"):
+        loss_fn(input, target)

@@ -26,6 +26,23 @@ def _check_pair(input: Tensor, target: Tensor) -> None:
     if input.numel() == 0:
         raise ValueError("input and target are empty; a loss needs at least one element.")
     check_finite("target", target)
+    _check_predictions(input)
+
+
+def _check_predictions(input: Tensor) -> None:
+    """Raise a ValueError when a prediction is NaN, which would make the loss NaN silently.
+
+    An infinite prediction is allowed: its loss is +inf, which shows in any log.
+    """
+    n_nan = int(torch.isnan(input).sum())
+    if not n_nan:
+        return
+    raise ValueError(
+        f"input (the predictions) contains {n_nan} NaN entries out of {input.numel()}, so the loss would be NaN. "
+        f"The model produced them: look for a product unit that overflowed (large exponents or inputs; "
+        f"try log_output=True), a LogLayer with check_input=False fed values outside its domain, or "
+        f"exponents that diverged (lower the learning rate)."
+    )
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:

@@ -133,7 +133,7 @@ class NetworkFit:
 
     @property
     def exponents(self) -> Tensor:
-        """The LogLayer's exponents, (n_terms, hidden_features)."""
+        """Exponents of the LogLayer, shape (n_terms, hidden_features)."""
         return self.model[1].weight.detach().clone()
 
     def formula(self, digits: int | None = 4, drop_below: float = 1e-9):
@@ -166,12 +166,12 @@ def build_network(in_features: int, hidden_features: int, n_terms: int, domain: 
 
 
 def exponent_templates(hidden_features: int, n_terms: int, grid: tuple[float, ...]) -> list[Tensor]:
-    """Exponent matrices tried with frozen exponents.
+    """Return the exponent matrices that are tried with frozen exponents.
 
-    One term of every unordered pair (p, q) of grid values on the first two hidden values
-    (every single grid value when there is one hidden value), and with two or more terms the
-    linear model, whose term k is z_k. Which inputs feed each hidden value is left to the
-    solver, so the templates need not list hidden values in every order.
+    Each pair (p, q) of grid values, unordered, gives one term z_1^p z_2^q (with one hidden
+    value, each grid value gives z_1^p). With two or more terms the linear model, whose term k
+    is z_k, is added. The solver chooses which inputs feed each hidden value, so the
+    templates need not list the hidden values in every order.
     """
     H, K = hidden_features, n_terms
     templates = []
@@ -262,7 +262,7 @@ def _prune_dead_terms(population: Population, x: Tensor, target: Tensor, fractio
 
 
 def _choose(losses: Tensor, population: Population, exact_fit: float) -> int:
-    """Index of the lowest training loss; among exact fits, of the fewest free exponents."""
+    """Return the index of the lowest training loss or, among exact fits, of the fewest free exponents."""
     exact = losses < exact_fit
     if not bool(exact.any()):
         return int(torch.argmin(losses))
