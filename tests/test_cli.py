@@ -68,6 +68,9 @@ def write_inputs(directory):
     small.assign(x=[-1.0, 0.0, -2.0, 0.0, 5.0]).to_csv(directory / "negative.csv", index=False)
     pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}).to_csv(directory / "other.csv", index=False)
     (directory / "garbage.csv").write_bytes(b"x,y\n\xff\xfe\x00\x81,\x9c\n")
+    (directory / "header_only.csv").write_text("x,y\n")
+    (directory / "repeated_header.csv").write_text("x,x,y\n1,2,3\n2,3,4\n")
+    small.assign(z=np.nan).to_csv(directory / "empty_column.csv", index=False)
 
     blocker = directory / "no_matplotlib"
     blocker.mkdir()
@@ -113,6 +116,17 @@ IN_PROCESS_ERROR_CASES = {
     "show_missing_model": (["show", "absent.lognet"], 1, r"No such file or directory: absent.lognet"),
     "predict_wrong_model": (["predict", "other.csv", "data.csv"], 1, r"other.csv is not a lognet model"),
     "predict_missing_column": (["predict", "model.lognet", "other.csv"], 2, r"unknown column 'x1' in DATA"),
+    "header_only": (["fit", "header_only.csv", "--target", "y"], 1, r"header_only.csv has a header but no data rows"),
+    "repeated_header": (
+        ["fit", "repeated_header.csv", "--target", "y"],
+        1,
+        r"the header of repeated_header.csv names 'x' more than once; give every column a distinct name",
+    ),
+    "empty_column": (
+        ["fit", "empty_column.csv", "--target", "y", "--dropna"],
+        1,
+        r"column 'z' of empty_column.csv has no finite value .* leave it out of --features",
+    ),
     "predict_non_positive": (
         ["predict", "model.lognet", "negative_features.csv"],
         1,

@@ -90,12 +90,24 @@ def _read_file(path: Path, shard: tuple[int, int] | None = None) -> pd.DataFrame
         rank, world_size = shard
         skip = lambda line: line > 0 and (line - 1) % world_size != rank  # noqa: E731 - line 0 is the header
     try:
-        return pd.read_csv(path, sep=separator, skiprows=skip)
+        frame = pd.read_csv(path, sep=separator, skiprows=skip)
+        header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as error:
         raise CommandError(f"cannot read {path} as CSV: the file is empty.") from error
     except ValueError as error:
         # pandas' ParserError and a UnicodeDecodeError from non-UTF-8 bytes are both ValueErrors.
         raise CommandError(f"cannot read {path} as CSV: {_first_line(error)}") from error
+    # pandas renames a repeated column name to name.1, which would let a typo pick the wrong column.
+    names = [str(name) for name in header.iloc[0].tolist()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise CommandError(
+            f"the header of {path} names {', '.join(map(repr, repeated))} more than once; give every column "
+            f"a distinct name."
+        )
+    if frame.empty and shard is None:
+        raise CommandError(f"{path} has a header but no data rows; add the data below the header line.")
+    return frame
 
 
 def _first_line(error: BaseException) -> str:
@@ -162,6 +174,12 @@ def drop_missing(frame: pd.DataFrame, columns: list[str], source: str, dropna: b
     rows = bad.any(axis=1)
     if not rows.any():
         return frame, 0
+    empty = [column for column, all_bad in zip(columns, bad.all(axis=0)) if all_bad]
+    if empty:
+        raise CommandError(
+            f"column {empty[0]!r} of {source} has no finite value (every entry is missing or infinite), so "
+            f"--dropna would drop every row; leave it out of --features, or pick another --target."
+        )
     if not dropna:
         per_column = ", ".join(f"{c}: {int(n)}" for c, n in zip(columns, bad.sum(axis=0)) if n)
         first = [int(i) + 1 for i in np.nonzero(rows)[0][:5]]
