@@ -240,8 +240,30 @@ def test_checkpoint_rejects_other_data(tmp_path):
     X = uniform_inputs(100, 1)
     path = tmp_path / "fit.ckpt"
     fit_module.save_checkpoint(path, "other", {}, [], [], torch.Generator())
-    with pytest.raises(ValueError, match="written for other data or fit settings"):
+    with pytest.raises(ValueError, match="written for other data; delete it"):
         lognet.fit(X, X[:, 0] ** 2, checkpoint=path, resume=True)
+
+
+def test_checkpoint_names_changed_settings(tmp_path, monkeypatch):
+    import lognet._fit as fit_module
+
+    X = uniform_inputs(100, 2, seed=5)
+    y = X[:, 0] ** 1.5 + X[:, 1]
+    path = tmp_path / "fit.ckpt"
+    real_stage = fit_module.fit_stage
+
+    def failing_stage(*args, **kwargs):
+        if args[3] == 2:  # n_terms of the stage
+            raise KeyboardInterrupt
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit_stage", failing_stage)
+    with pytest.raises(KeyboardInterrupt):
+        lognet.fit(X, y, random_state=1, checkpoint=path)
+    monkeypatch.setattr(fit_module, "fit_stage", real_stage)
+
+    with pytest.raises(ValueError, match=r"other fit settings \(loss: 'spes' then, 'mse' now\)"):
+        lognet.fit(X, y, random_state=1, loss="mse", checkpoint=path, resume=True)
 
 
 def test_resume_needs_checkpoint_path():

@@ -137,7 +137,7 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
                     "validation_fraction": validation_fraction, "options": vars(options), "world_size": comm.world_size}
         key = "".join(comm.gather(fingerprint(data.X, data.y, settings)))
         if resume and Path(checkpoint).exists():
-            fitted, context.selection, context.history = load_checkpoint(checkpoint, key, generator)
+            fitted, context.selection, context.history = load_checkpoint(checkpoint, key, generator, settings)
 
     progress = _progress(candidates_k, verbose and is_main_process())
     progress.update(len(fitted))
@@ -154,7 +154,7 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
         logger.info("fitted %d term(s): train loss %.3g, selection score %.3g", k, record["train_loss"], record["score"])
         progress.update(1)
         if checkpoint is not None and is_main_process():
-            save_checkpoint(checkpoint, key, fitted, context.selection, context.history, generator)
+            save_checkpoint(checkpoint, key, fitted, context.selection, context.history, generator, settings)
     progress.close()
 
     chosen = choose(context.selection) if n_terms == "auto" else candidates_k[-1]
