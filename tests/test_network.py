@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from torch.func import functional_call, jacrev
 
 import lognet
-from lognet._network_fit import build_network, exponent_templates
+from lognet._network_fit import _best_distinct_templates, build_network, exponent_templates
 from lognet._network_population import Population, fit_output_layer, forward, jacobian, levenberg_marquardt, residuals
 
 DTYPE = torch.float64
@@ -139,6 +140,30 @@ def test_templates_cover_every_pair_and_the_linear_model():
     assert as_lists[-1] == [[1.0, 0.0], [0.0, 1.0]]
     assert exponent_templates(1, 1, (0.5, 2.0))[0].tolist() == [[0.5]]
     assert exponent_templates(2, 2, ()) == []
+
+
+def test_best_templates_skip_repeated_exponents():
+    population = _random_population(5, 2, 2, 2, seed=30)
+    population.kind = ["free", "template", "template", "template", "template"]
+    population.W2[2] = population.W2[1]
+    losses = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0], dtype=DTYPE)
+
+    # Member 0 is free and member 2 repeats member 1's exponents, so both are skipped.
+    assert _best_distinct_templates(population, losses, 2) == [1, 3]
+    assert _best_distinct_templates(population, losses, 10) == [1, 3, 4]
+
+
+def test_extra_rounds_add_members_only_without_an_exact_fit():
+    x = _uniform(200, 3, 1.0, 2.0, seed=31)
+    y = x[:, 0] * x[:, 1] ** 0.7 + 0.3 * x[:, 2]  # no template fits exactly
+    base = lognet.NetworkOptions(restarts=1, finalists=2)
+    without = lognet.fit_network(x, y, options=dataclasses.replace(base, extra_rounds=0), random_state=0)
+    with_rounds = lognet.fit_network(x, y, options=dataclasses.replace(base, extra_rounds=2), random_state=0)
+    exact = lognet.fit_network(x, x[:, 0] * x[:, 1], options=base, random_state=0)
+    exact_without = lognet.fit_network(x, x[:, 0] * x[:, 1], options=dataclasses.replace(base, extra_rounds=0), random_state=0)
+
+    assert with_rounds.details["members_tried"] == without.details["members_tried"] + 2 * 2
+    assert exact.details["members_tried"] == exact_without.details["members_tried"]
 
 
 FUNCTIONS = {

@@ -50,6 +50,8 @@ class NetworkOptions:
         one_hot_starts: one-hot starts per template; half of them swap the first two hidden
             values, so both orders of a template are tried.
         lm_iterations: iterations of the finalists, their restarts and the free members.
+        extra_rounds: while no template fits exactly, up to this many more rounds give the
+            best distinct templates ``restarts`` fresh first layers each.
         snap_iterations: iterations after snapping exponents to the grid or dropping terms.
         polish_nfev: most residual evaluations of the final ``scipy.optimize.least_squares``.
         exponent_grid: exponents the templates are built from and free exponents snap to.
@@ -73,6 +75,7 @@ class NetworkOptions:
     one_hot_max_inputs: int = 10
     one_hot_starts: int = 2
     lm_iterations: int = 80
+    extra_rounds: int = 2
     snap_iterations: int = 30
     polish_nfev: int = 20
     exponent_grid: tuple[float, ...] = HALF_INTEGERS
@@ -85,7 +88,7 @@ class NetworkOptions:
     def __post_init__(self) -> None:
         for name in (
             "free_members", "n_screen", "screen_iterations", "finalists", "restarts", "one_hot_max_inputs",
-            "one_hot_starts", "lm_iterations", "snap_iterations", "polish_nfev",
+            "one_hot_starts", "lm_iterations", "extra_rounds", "snap_iterations", "polish_nfev",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -259,6 +262,22 @@ def _prune_dead_terms(population: Population, x: Tensor, target: Tensor, fractio
     population.free_c = population.free_c & ~dead
     population.free_W2 = population.free_W2 & ~dead[..., None]
     return dead.any(dim=1)
+
+
+def _best_distinct_templates(population: Population, losses: Tensor, count: int) -> list[int]:
+    """Return the indices of the ``count`` template members with the lowest losses, one per
+    distinct exponent matrix."""
+    order = sorted((i for i, kind in enumerate(population.kind) if kind == "template"), key=lambda i: float(losses[i]))
+    chosen, seen = [], set()
+    for index in order:
+        exponents = tuple(population.W2[index].flatten().tolist())
+        if exponents in seen:
+            continue
+        seen.add(exponents)
+        chosen.append(index)
+        if len(chosen) == count:
+            break
+    return chosen
 
 
 def _choose(losses: Tensor, population: Population, exact_fit: float) -> int:
@@ -475,15 +494,29 @@ def _search(
 
     if options.lm_iterations:
         free_indices = [i for i, kind in enumerate(population.kind) if kind == "free"]
-        template_indices = [i for i, kind in enumerate(population.kind) if kind == "template"]
-        ranked = sorted(template_indices, key=lambda i: float(losses[i]))[: options.finalists]
+        ranked = _best_distinct_templates(population, losses, options.finalists)
         fresh = members([population.W2[i] for i in ranked for _ in range(options.restarts)])
-        fit_output_layer(fresh, x, target, scale, signed)
+        if len(fresh):
+            fit_output_layer(fresh, x, target, scale, signed)
         population = Population.concat([population.select(free_indices + ranked), fresh])
         tried += len(fresh)
         losses = levenberg_marquardt(
             population, x, target, scale, options.lm_iterations, signed, stop=lambda value: template_exact(value, population)
         )
+        for _ in range(options.extra_rounds):
+            if template_exact(losses, population) or not options.restarts:
+                break
+            ranked = _best_distinct_templates(population, losses, options.finalists)
+            if not ranked:
+                break
+            fresh = members([population.W2[i] for i in ranked for _ in range(options.restarts)])
+            fit_output_layer(fresh, x, target, scale, signed)
+            fresh_losses = levenberg_marquardt(
+                fresh, x, target, scale, options.lm_iterations, signed, stop=lambda value: template_exact(value, fresh)
+            )
+            population = Population.concat([population, fresh])
+            losses = torch.cat([losses, fresh_losses])
+            tried += len(fresh)
 
     snapped = _snap_free_members(population, grid, options.snap_tolerance)
     if bool(snapped.any()) and options.snap_iterations and not template_exact(losses, population):
