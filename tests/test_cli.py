@@ -366,3 +366,13 @@ def test_unreadable_parquet_in_process(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = run_main(["fit", "broken.parquet", "--target", "y"], capsys)
     assert_error(run, 1, r"cannot read broken.parquet as Parquet: ")
+
+
+def test_verbose_log_has_no_bar_off_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    run = run_main(["fit", "planets", "--target", "P", "--terms", "1", "--verbose"], capsys)
+
+    assert run.returncode == 0
+    assert "lognet: fitted 1 term(s)" in run.stderr
+    assert "stage/s" not in run.stderr

@@ -272,7 +272,8 @@ def _progress(stages: list[int], verbose: bool):
     if verbose:
         from tqdm.auto import tqdm
 
-        return tqdm(total=len(stages), desc="lognet fit", unit="stage")
+        # disable=None draws the bar only on a terminal, so a redirected log stays line by line.
+        return tqdm(total=len(stages), desc="lognet fit", unit="stage", disable=None)
     return _NoProgress()
 
 
