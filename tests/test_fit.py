@@ -276,3 +276,16 @@ def test_fit_warns_without_degrees_of_freedom():
     X = np.array([[1.0, 2.0], [2.0, 3.0]])
     with pytest.warns(RuntimeWarning, match="parameters but was fitted on 2 samples"):
         lognet.fit(X, np.array([1.0, 5.0]), random_state=0)
+
+
+def test_msle_one_term_fit_stays_positive_on_data_spanning_decades():
+    # Body masses span 0.005 to 6654 kg. An unweighted start let the intercept push the small
+    # animals' predictions below zero, where the log error is undefined.
+    from lognet import datasets
+
+    frame = datasets.load("mammals")
+    result = lognet.fit(frame[["body"]], frame["brain"], loss="msle", n_terms=1, simplify=False, random_state=0)
+
+    assert np.isfinite(result.selection[0]["train_loss"])
+    assert (result.predict(frame[["body"]]) > 0).all()
+    assert abs(float(result.weight[0, 0]) - 0.75) < 0.03

@@ -36,7 +36,9 @@ class Residuals:
         self.n_terms = n_terms
         self.n_features = design.log_abs.shape[1]
         self.bias = bias
-        if loss == "spes":
+        # MSLE targets are positive, and SPES weights match its log residual to first order,
+        # so the search and the start of the refinement use them for both losses.
+        if loss in ("spes", "msle"):
             self.weight = 1.0 / target.abs()
         else:
             self.weight = torch.full_like(target, 1.0 / scale)
