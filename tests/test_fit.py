@@ -1,5 +1,7 @@
 """Tests of lognet.fit: each engine stage on small fixed-seed cases, inputs and errors."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -289,3 +291,24 @@ def test_msle_one_term_fit_stays_positive_on_data_spanning_decades():
     assert np.isfinite(result.selection[0]["train_loss"])
     assert (result.predict(frame[["body"]]) > 0).all()
     assert abs(float(result.weight[0, 0]) - 0.75) < 0.03
+
+
+# Powers of 2, so unit * y is exact and the two fits see the same numbers.
+@pytest.mark.parametrize("unit", [2.0**-1000, 2.0**-130, 2.0**130, 2.0**660, 2.0**1000])
+@pytest.mark.parametrize("loss", ["spes", "mse"])
+def test_fit_is_independent_of_the_target_unit(unit, loss):
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1, 10, 40)[:, None]
+    y = (x[:, 0] ** 2 + 3) * (1 + 0.01 * rng.standard_normal(40))
+    reference = lognet.fit(x, y, loss=loss, random_state=0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = lognet.fit(x, unit * y, loss=loss, random_state=0)
+        intervals = scaled.confidence_intervals()
+
+    np.testing.assert_allclose(scaled.weight, reference.weight, rtol=1e-9)
+    np.testing.assert_allclose(scaled.coef / unit, reference.coef, rtol=1e-9)
+    np.testing.assert_allclose(intervals["coef"] / unit, reference.confidence_intervals()["coef"], rtol=1e-6)
+    assert scaled.metrics["train"]["r2"] == pytest.approx(reference.metrics["train"]["r2"], rel=1e-9)
+    assert scaled.metrics["train"]["rmse"] / unit == pytest.approx(reference.metrics["train"]["rmse"], rel=1e-9)

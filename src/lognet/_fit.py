@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -124,6 +124,10 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
     comm = Communicator(data_parallel=data_parallel)
     seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
     generator = torch.Generator().manual_seed(seed)
+    # The fit runs on y / unit, with unit a power of 2 near the typical |y|, so coefficients of
+    # data near 1e40 or 1e200 stay O(1) inside the engine; the result is scaled back at the end.
+    unit = _target_unit(data.y, comm)
+    data = replace(data, y=data.y / unit)
 
     train, validation = _split(data.X.shape[0], validation_fraction, generator, comm)
     context = Context(data, train, validation, loss, domain, _target_scale(data.y[train], comm), comm, [], [])
@@ -164,6 +168,11 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
         result = _simplify(fitted[chosen], raw, context, design, max_denominator, simplify_tol, options, comm, n_terms == "auto")
     if checkpoint is not None and is_main_process():
         Path(checkpoint).unlink(missing_ok=True)
+    if result.raw is not None and result.raw is not result:
+        result.raw = _in_target_units(result.raw, unit)
+    result = _in_target_units(result, unit)
+    if result.raw is not None:
+        logger.info("simplified: %s (from %s)", result.formula_string(), result.raw.formula_string())
     n_params = result.jacobian.shape[1]
     if result.extra["n_train"] <= n_params:
         warnings.warn(
@@ -193,7 +202,6 @@ def _simplify(candidate, raw, context: Context, design, max_denominator, simplif
     result = _build_result(simplified, context)
     result.raw = raw
     result.simplification = [vars(step) for step in simplifier.steps]
-    logger.info("simplified: %s (from %s)", result.formula_string(), raw.formula_string())
     return result
 
 
@@ -233,6 +241,38 @@ def _split(n: int, fraction: float, generator, comm: Communicator) -> tuple[torc
 def _target_scale(y: torch.Tensor, comm: Communicator) -> float:
     n, total, squares = comm.sum_over_samples(torch.tensor([float(y.numel()), float(y.sum()), float((y**2).sum())])).tolist()
     return math.sqrt(max(squares / n - (total / n) ** 2, 0.0)) or 1.0
+
+
+def _target_unit(y: torch.Tensor, comm: Communicator) -> float:
+    """Return the power of 2 nearest the geometric mean of the nonzero |y| (the same on every rank)."""
+    nonzero = y[y != 0].abs()
+    count, total = comm.sum_over_samples(torch.tensor([float(nonzero.numel()), float(torch.log2(nonzero).sum())])).tolist()
+    if count == 0:
+        return 1.0
+    return math.ldexp(1.0, int(round(total / count)))
+
+
+def _in_target_units(result: FitResult, unit: float) -> FitResult:
+    """Return ``result`` fitted on y / unit as the same model for y.
+
+    Coefficients, intercept and RMSE scale by ``unit``. Every residual is relative to the
+    target's scale, so the residuals and the Jacobian are unchanged if its coefficient and
+    intercept columns are read as derivatives with respect to coef / unit. The Jacobian is
+    kept that way, because in the units of y those columns overflow or underflow for targets
+    near 1e300 or 1e-300, and ``extra["target_unit"]`` records ``unit`` for the intervals.
+    """
+    if unit == 1.0:
+        return result
+    fit_metrics = {
+        name: (None if values is None else {**values, "rmse": values["rmse"] * unit}) for name, values in result.metrics.items()
+    }
+    return replace(
+        result,
+        coef=result.coef * unit,
+        intercept=None if result.intercept is None else result.intercept * unit,
+        metrics=fit_metrics,
+        extra={**result.extra, "target_unit": unit},
+    )
 
 
 def _full_jacobian(candidate: Candidate, context: Context) -> np.ndarray:

@@ -31,7 +31,9 @@ class FitResult:
         selection: one record per number of terms tried, with its training loss and its
             validation loss (or AICc when the data were too few to hold out).
         jacobian: residual Jacobian at the optimum (parameters ordered exponents, coefficients,
-            intercept), used for standard errors; ``None`` when not available.
+            intercept), used for standard errors; ``None`` when not available. When
+            ``extra["target_unit"]`` is set, the coefficient and intercept columns are
+            derivatives with respect to coef / target_unit and intercept / target_unit.
         residual_variance: variance of the weighted residuals at the optimum.
         raw: the fit before simplification (a FitResult), or ``None`` when the result was
             not simplified.

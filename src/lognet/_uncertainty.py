@@ -61,6 +61,26 @@ def covariance(result: FitResult) -> np.ndarray:
     two terms with the same exponents or a constant feature) are NaN, with a RuntimeWarning
     naming them. With no residual degrees of freedom (n <= p) everything is NaN.
     """
+    scaled, scale = _scaled_covariance(result)
+    factor = _units(result) / scale
+    with np.errstate(over="ignore"):
+        return scaled * np.outer(factor, factor)
+
+
+def _units(result: FitResult) -> np.ndarray:
+    """Return each parameter's unit: 1 for exponents, ``extra["target_unit"]`` for the
+    coefficients and the intercept, whose Jacobian columns are per coef / target_unit."""
+    units = np.ones(result.n_terms * result.n_features + result.n_terms + int(result.intercept is not None))
+    units[result.n_terms * result.n_features :] = float(result.extra.get("target_unit", 1.0))
+    return units
+
+
+def _scaled_covariance(result: FitResult) -> tuple[np.ndarray, np.ndarray]:
+    """Return (C, scale) with covariance = C / outer(scale, scale), scale the Jacobian's column norms.
+
+    Kept apart because the covariance of coefficients near 1e200 overflows float64, while
+    their standard errors sqrt(C_ii) / scale_i do not.
+    """
     jacobian = _check_inputs(result)
     n, p = jacobian.shape
     if n <= p:
@@ -70,7 +90,7 @@ def covariance(result: FitResult) -> np.ndarray:
             RuntimeWarning,
             stacklevel=3,
         )
-        return np.full((p, p), np.nan)
+        return np.full((p, p), np.nan), np.ones(p)
     if not np.all(np.isfinite(jacobian)):
         warnings.warn(
             "the Jacobian at the optimum has non-finite entries (an overflowing term); every standard "
@@ -78,18 +98,21 @@ def covariance(result: FitResult) -> np.ndarray:
             RuntimeWarning,
             stacklevel=3,
         )
-        return np.full((p, p), np.nan)
+        return np.full((p, p), np.nan), np.ones(p)
 
     # Columns are scaled to unit norm first, so the rank test does not depend on the units of
-    # the parameters (exponents near 1, coefficients of any size).
-    norms = np.linalg.norm(jacobian, axis=0)
+    # the parameters (exponents near 1, coefficients of any size). Each column is divided by
+    # its largest entry before squaring, so entries near 1e-200 do not underflow.
+    largest = np.abs(jacobian).max(axis=0)
+    largest = np.where(largest > 0, largest, 1.0)
+    norms = largest * np.linalg.norm(jacobian / largest, axis=0)
     scale = np.where(norms > 0, norms, 1.0)
     _, singular, vt = np.linalg.svd(jacobian / scale, full_matrices=False)
     tolerance = singular.max(initial=0.0) * max(n, p) * np.finfo(np.float64).eps
     keep = singular > tolerance
     rank = int(keep.sum())
     inverse = (vt[keep].T / singular[keep] ** 2) @ vt[keep]
-    cov = float(result.residual_variance) * inverse / np.outer(scale, scale)
+    cov = float(result.residual_variance) * inverse
 
     unidentified = np.zeros(p, dtype=bool)
     if rank < p:
@@ -107,7 +130,7 @@ def covariance(result: FitResult) -> np.ndarray:
             RuntimeWarning,
             stacklevel=3,
         )
-    return cov
+    return cov, scale
 
 
 def _split(result: FitResult, vector: np.ndarray) -> dict[str, Any]:
@@ -126,9 +149,9 @@ def standard_errors(result: FitResult) -> dict[str, Any]:
         ``{"weight": (n_terms, n_features) array, "coef": (n_terms,) array, "intercept":
         float or None}``, NaN where a parameter cannot be identified.
     """
-    cov = covariance(result)
+    scaled, scale = _scaled_covariance(result)
     with np.errstate(invalid="ignore"):
-        return _split(result, np.sqrt(np.diagonal(cov)))
+        return _split(result, np.sqrt(np.diagonal(scaled)) / scale * _units(result))
 
 
 def _check_level(level) -> float:
