@@ -207,13 +207,9 @@ def test_engine_options_respected():
     assert len(history) <= 2 * 5 + 2 * 4
 
 
-def test_checkpoint_resume_after_interruption(tmp_path, monkeypatch):
+def _interrupt_second_stage(monkeypatch):
+    """Make lognet.fit raise KeyboardInterrupt when its 2-term stage starts; return the real stage."""
     import lognet._fit as fit_module
-
-    X = uniform_inputs(300, 2, seed=4)
-    y = 2 * X[:, 0] ** 1.5 - X[:, 1] ** 0.5
-    path = tmp_path / "fit.ckpt"
-    reference = lognet.fit(X, y, random_state=3)
 
     real_stage = fit_module.fit_stage
 
@@ -223,6 +219,18 @@ def test_checkpoint_resume_after_interruption(tmp_path, monkeypatch):
         return real_stage(*args, **kwargs)
 
     monkeypatch.setattr(fit_module, "fit_stage", failing_stage)
+    return real_stage
+
+
+def test_checkpoint_resume_after_interruption(tmp_path, monkeypatch):
+    import lognet._fit as fit_module
+
+    X = uniform_inputs(300, 2, seed=4)
+    y = 2 * X[:, 0] ** 1.5 - X[:, 1] ** 0.5
+    path = tmp_path / "fit.ckpt"
+    reference = lognet.fit(X, y, random_state=3)
+
+    real_stage = _interrupt_second_stage(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         lognet.fit(X, y, random_state=3, checkpoint=path)
     assert path.exists()
@@ -252,14 +260,7 @@ def test_checkpoint_names_changed_settings(tmp_path, monkeypatch):
     X = uniform_inputs(100, 2, seed=5)
     y = X[:, 0] ** 1.5 + X[:, 1]
     path = tmp_path / "fit.ckpt"
-    real_stage = fit_module.fit_stage
-
-    def failing_stage(*args, **kwargs):
-        if args[3] == 2:  # n_terms of the stage
-            raise KeyboardInterrupt
-        return real_stage(*args, **kwargs)
-
-    monkeypatch.setattr(fit_module, "fit_stage", failing_stage)
+    real_stage = _interrupt_second_stage(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         lognet.fit(X, y, random_state=1, checkpoint=path)
     monkeypatch.setattr(fit_module, "fit_stage", real_stage)

@@ -22,6 +22,7 @@ from ._refine import Residuals
 from ._result import FitResult
 from ._scoring import EXACT_FLOOR, Context, check_finite, choose, metrics, score, selection_loss, should_stop
 from ._simplify import Simplifier
+from ._validation import torch_threads
 
 logger = logging.getLogger("lognet")
 
@@ -104,14 +105,9 @@ def fit(
         A :class:`FitResult`.
     """
     options = options or EngineOptions()
-    threads = torch.get_num_threads()
-    if options.num_threads is not None:
-        torch.set_num_threads(options.num_threads)
-    try:
+    with torch_threads(options.num_threads):
         return _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,
                     simplify, max_denominator, simplify_tol, options, checkpoint, resume, data_parallel, verbose)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,

@@ -27,7 +27,7 @@ from ._network_population import (
     levenberg_marquardt,
     residuals,
 )
-from ._validation import check_option
+from ._validation import check_option, torch_threads
 
 NETWORK_DOMAINS = ("signed", "abs")
 NETWORK_LOSSES = ("spes", "mse")
@@ -403,17 +403,10 @@ def fit_network(
     x, target = data.X, data.y
     scale = _residual_scale(target, loss, options.relative_floor)
 
-    threads = torch.get_num_threads()
-    if options.num_threads is not None:
-        torch.set_num_threads(options.num_threads)
-    try:
-        seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
-        generator = torch.Generator().manual_seed(seed)
-        member, train_loss, details = _search(
-            x, target, scale, hidden_features, n_terms, domain == "signed", options, generator
-        )
-    finally:
-        torch.set_num_threads(threads)
+    seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
+    generator = torch.Generator().manual_seed(seed)
+    with torch_threads(options.num_threads):
+        member, train_loss, details = _search(x, target, scale, hidden_features, n_terms, domain == "signed", options, generator)
 
     model = build_network(x.shape[1], hidden_features, n_terms, domain)
     with torch.no_grad():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -113,3 +114,15 @@ def check_layer_shapes(input: Tensor, weight: Tensor, bias: Tensor | None) -> No
         raise ValueError(f"bias must have shape ({weight.shape[0]},) to match weight, got {tuple(bias.shape)}.")
     if bias.dtype != weight.dtype:
         raise TypeError(f"bias and weight must share a dtype, got bias {bias.dtype} and weight {weight.dtype}.")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch threads (``None``: unchanged), restoring the setting after."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
