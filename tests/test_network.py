@@ -259,6 +259,34 @@ def test_formula_reads_as_the_law():
     assert sympy.expand(expression - constant - (a + b) * c) == 0
 
 
+def test_noisy_data_give_the_template_and_a_clean_first_layer():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 2, size=(300, 3))
+    y = (x[:, 0] + x[:, 1]) * x[:, 2] * (1 + 0.01 * rng.standard_normal(300))
+    fit = lognet.fit_network(x, y, random_state=0)
+    raw = lognet.fit_network(x, y, random_state=0, simplify=False)
+    first_layer = fit.model[0].weight.detach()
+    ratios = first_layer / first_layer.abs().amax(dim=1, keepdim=True)
+
+    assert fit.details["kind"] == "template"
+    assert fit.details["first_layer_denominator"] == 1
+    assert fit.details["intercept_dropped"]
+    assert fit.model[2].bias.item() == 0.0
+    assert sorted(ratios.flatten().tolist()) == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    assert fit.train_loss <= 1.05 * raw.train_loss
+    assert raw.details["first_layer_denominator"] is None
+    assert raw.train_loss == raw.details["raw_train_loss"]
+
+
+def test_first_layer_snaps_to_halves():
+    x = _uniform(300, 3, -2.0, 2.0, seed=32)
+    fit = lognet.fit_network(x, (x[:, 0] - 0.5 * x[:, 1]) ** 2, loss="mse", random_state=0)
+    a, b = sympy.symbols("x0 x1", real=True)
+
+    assert fit.details["first_layer_denominator"] == 2
+    assert sympy.expand(fit.formula(digits=6) - (a - b / 2) ** 2) == 0
+
+
 def test_formula_of_signed_inputs_keeps_real_symbols():
     x = _uniform(200, 2, -2.0, 2.0, seed=23)
     fit = lognet.fit_network(x, x[:, 0] * x[:, 1], loss="mse", random_state=1)

@@ -25,6 +25,7 @@ from ._network_population import (
     forward,
     jacobian,
     levenberg_marquardt,
+    mean_squares,
     residuals,
 )
 from ._validation import check_option, torch_threads
@@ -63,6 +64,11 @@ class NetworkOptions:
             the fewest free exponents wins, because round-off decides the rest.
         dead_term: a term whose largest output on the training data is below this fraction of
             max|t| is dropped: it fits nothing there but can dominate far outside.
+        simplify_tol: relative training loss a simpler model may add. Among members within
+            (1 + simplify_tol) of the best loss, the one with the fewest free exponents wins,
+            and the first layer is snapped to simple ratios when the loss stays within it.
+        max_denominator: first-layer weights, divided by the largest of their row, are snapped
+            to multiples of 1/q for q = 1, 2, ..., max_denominator (the first q kept wins).
         num_threads: torch threads during the fit, restored afterwards; ``None`` keeps torch's
             setting. The tensors are small, so one thread avoids OpenMP overhead.
     """
@@ -83,6 +89,8 @@ class NetworkOptions:
     relative_floor: float = 0.01
     exact_fit: float = 1e-20
     dead_term: float = 1e-9
+    simplify_tol: float = 0.05
+    max_denominator: int = 6
     num_threads: int | None = 1
 
     def __post_init__(self) -> None:
@@ -95,7 +103,9 @@ class NetworkOptions:
                 raise ValueError(f"NetworkOptions.{name} must be an int >= 0, got {value!r}.")
         if self.n_screen < 2:
             raise ValueError(f"NetworkOptions.n_screen must be at least 2, got {self.n_screen!r}.")
-        for name in ("snap_tolerance", "relative_floor", "exact_fit", "dead_term"):
+        if not isinstance(self.max_denominator, int) or isinstance(self.max_denominator, bool) or self.max_denominator < 1:
+            raise ValueError(f"NetworkOptions.max_denominator must be an int >= 1, got {self.max_denominator!r}.")
+        for name in ("snap_tolerance", "relative_floor", "exact_fit", "dead_term", "simplify_tol"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"NetworkOptions.{name} must be a finite number >= 0, got {value!r}.")
@@ -280,15 +290,62 @@ def _best_distinct_templates(population: Population, losses: Tensor, count: int)
     return chosen
 
 
-def _choose(losses: Tensor, population: Population, exact_fit: float) -> int:
-    """Return the index of the lowest training loss or, among exact fits, of the fewest free exponents."""
-    exact = losses < exact_fit
-    if not bool(exact.any()):
+def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance: float) -> int:
+    """Return the index of the member to keep.
+
+    Members whose loss is within (1 + tolerance) of the lowest, or below ``exact_fit``, are
+    equally good fits; among them the fewest free exponents wins, then the lowest loss. So
+    an exact template beats an exact free fit, and on noisy data a template beats a free fit
+    that is only slightly lower.
+    """
+    best = float(losses.min())
+    if not math.isfinite(best):
         return int(torch.argmin(losses))
+    good = losses <= max(best * (1 + tolerance), exact_fit)
     n_free = population.free_W2.flatten(1).sum(dim=1).to(DTYPE)
-    key = torch.where(exact, n_free, torch.full_like(losses, math.inf))
+    key = torch.where(good, n_free, torch.full_like(losses, math.inf))
     candidates = torch.nonzero(key == key.min()).flatten()
     return int(candidates[torch.argmin(losses[candidates])])
+
+
+def _snap_first_layer(
+    member: Population, loss: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool, options: NetworkOptions
+) -> tuple[Population, float, int | None]:
+    """Snap the first layer to simple ratios if the training loss stays within tolerance.
+
+    Each row is divided by its largest |weight|, rounded to multiples of 1/q and multiplied
+    back, for q = 1, 2, ..., ``max_denominator``. The output layer is refitted by least
+    squares (it absorbs any change of a row's scale), and the first q whose loss is at most
+    max(loss (1 + simplify_tol), exact_fit) is kept. Returns the member, its loss and q, or
+    the member unchanged and None.
+    """
+    W1 = member.W1[0]
+    largest = W1.abs().amax(dim=1, keepdim=True)
+    largest = torch.where(largest > 0, largest, torch.ones_like(largest))
+    limit = max(loss * (1 + options.simplify_tol), options.exact_fit)
+    for q in range(1, options.max_denominator + 1):
+        snapped = torch.round(W1 / largest * q) / q * largest
+        if bool((snapped.abs().sum(dim=1) == 0).any()):
+            continue
+        trial = member.select([0])
+        trial.W1 = snapped[None]
+        fit_output_layer(trial, x, target, scale, signed)
+        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        if trial_loss <= limit:
+            return trial, trial_loss, q
+    return member, loss, None
+
+
+def _drop_intercept(
+    member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
+) -> tuple[Population, float, bool]:
+    """Set the output bias to 0 and refit the output weights; keep that if the loss is within ``limit``."""
+    trial = member.select([0])
+    fit_output_layer(trial, x, target, scale, signed, intercept=False)
+    trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+    if trial_loss <= limit:
+        return trial, trial_loss, True
+    return member, loss, False
 
 
 def _polish(member: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool, max_nfev: int) -> tuple[Population, float]:
@@ -335,6 +392,7 @@ def fit_network(
     domain: str = "signed",
     loss: str = "spes",
     feature_names=None,
+    simplify: bool = True,
     options: NetworkOptions | None = None,
     random_state: int | None = None,
 ) -> NetworkFit:
@@ -357,8 +415,12 @@ def fit_network(
        stop as soon as a template fits exactly.
     3. Free exponents near the grid are snapped, terms that contribute nothing on the
        training data are dropped, and the changed members are refitted.
-    4. The lowest training loss wins (among exact fits, the fewest free exponents), and
-       ``scipy.optimize.least_squares`` polishes it when its exponents are all on the grid.
+    4. Among the members within ``simplify_tol`` of the lowest training loss (or fitting
+       exactly), the fewest free exponents win; ``scipy.optimize.least_squares`` polishes
+       the winner when its exponents are all on the grid.
+    5. With ``simplify``, the first layer is snapped to simple ratios and then the output
+       bias set to 0, each kept if the loss stays within ``simplify_tol`` of the raw loss
+       (``details`` records the denominator q and whether the bias was dropped).
 
     Over a narrow input range a free exponent and the scale of its hidden value trade off
     almost exactly, so free exponents settle in near fits; the templates are a prior that
@@ -374,6 +436,9 @@ def fit_network(
         loss: ``"spes"`` (squared relative error, with the floor ``options.relative_floor``)
             or ``"mse"``.
         feature_names: names for the columns of X. Default: DataFrame columns or x0, x1, ...
+        simplify: snap the first layer's weights to simple ratios (0, ±1, ±1/2, ...) of their
+            row's largest, and drop the output bias, each when the training loss stays within
+            ``options.simplify_tol``.
         options: a :class:`NetworkOptions`; the default suits up to a few hundred inputs.
         random_state: seed of the random starts; a fixed seed gives identical results.
 
@@ -406,7 +471,9 @@ def fit_network(
     seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
     generator = torch.Generator().manual_seed(seed)
     with torch_threads(options.num_threads):
-        member, train_loss, details = _search(x, target, scale, hidden_features, n_terms, domain == "signed", options, generator)
+        member, train_loss, details = _search(
+            x, target, scale, hidden_features, n_terms, domain == "signed", options, generator, simplify
+        )
 
     model = build_network(x.shape[1], hidden_features, n_terms, domain)
     with torch.no_grad():
@@ -453,6 +520,7 @@ def _search(
     signed: bool,
     options: NetworkOptions,
     generator: torch.Generator,
+    simplify: bool,
 ) -> tuple[Population, float, dict]:
     """Run the stages of :func:`fit_network` and return the winner, its loss and the details."""
     D = x.shape[1]
@@ -522,14 +590,24 @@ def _search(
         pruned_losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
         losses = torch.where(pruned, pruned_losses, losses)
 
-    best = _choose(losses, population, options.exact_fit)
+    best = _choose(losses, population, options.exact_fit, options.simplify_tol)
     member = population.select([best])
     loss = float(losses[best])
     if options.polish_nfev and math.isfinite(loss) and not bool(member.free_W2.any()):
         member, loss = _polish(member, x, target, scale, signed, options.polish_nfev)
+    raw_loss = loss
+    denominator, dropped = None, False
+    if simplify and math.isfinite(loss):
+        # Both steps are measured against the raw loss, so their tolerances do not add up.
+        limit = max(raw_loss * (1 + options.simplify_tol), options.exact_fit)
+        member, loss, denominator = _snap_first_layer(member, loss, x, target, scale, signed, options)
+        member, loss, dropped = _drop_intercept(member, loss, limit, x, target, scale, signed)
     details = {
         "kind": member.kind[0],
         "members_tried": tried,
         "exact_members": int((losses < options.exact_fit).sum()),
+        "raw_train_loss": raw_loss,
+        "first_layer_denominator": denominator,
+        "intercept_dropped": dropped,
     }
     return member, loss, details

@@ -197,18 +197,21 @@ def levenberg_marquardt(
     return loss
 
 
-def fit_output_layer(population: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool) -> None:
+def fit_output_layer(
+    population: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool, intercept: bool = True
+) -> None:
     """Set c and b to their weighted least-squares values for the current hidden layers.
 
     The output layer is linear, so its best value for given hidden layers has a closed form.
-    An unused term keeps c = 0.
+    An unused term keeps c = 0, and without ``intercept`` b is 0.
     """
     probe = Population(
         population.W1, population.W2, torch.zeros_like(population.c), torch.zeros_like(population.b),
         population.free_W2, population.free_c, population.kind,
     )
     units = forward(x, probe, signed)[1][-1] * population.free_c[:, None, :].to(DTYPE)
-    design = finite(torch.cat([units, torch.ones_like(units[..., :1])], dim=-1) / scale[None, :, None])
+    ones = torch.ones_like(units[..., :1]) if intercept else torch.zeros_like(units[..., :1])
+    design = finite(torch.cat([units, ones], dim=-1) / scale[None, :, None])
     rhs = (target / scale)[None, :, None].expand(design.shape[0], -1, -1)
     solution = torch.linalg.lstsq(design, rhs, driver="gelsd").solution[..., 0]
     K = population.c.shape[1]
