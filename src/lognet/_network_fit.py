@@ -293,10 +293,10 @@ def _best_distinct_templates(population: Population, losses: Tensor, count: int)
 def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance: float) -> int:
     """Return the index of the member to keep.
 
-    Members whose loss is within (1 + tolerance) of the lowest, or below ``exact_fit``, are
-    equally good fits; among them the fewest free exponents wins, then the lowest loss. So
-    an exact template beats an exact free fit, and on noisy data a template beats a free fit
-    that is only slightly lower.
+    Members whose loss is within (1 + tolerance) of the lowest, or below ``exact_fit``, count
+    as equally good fits. Among them the fewest free exponents wins, then the lowest loss.
+    So an exact template beats an exact free fit, and on noisy data a template beats a free
+    fit whose loss is only slightly lower.
     """
     best = float(losses.min())
     if not math.isfinite(best):
@@ -416,7 +416,7 @@ def fit_network(
     3. Free exponents near the grid are snapped, terms that contribute nothing on the
        training data are dropped, and the changed members are refitted.
     4. Among the members within ``simplify_tol`` of the lowest training loss (or fitting
-       exactly), the fewest free exponents win; ``scipy.optimize.least_squares`` polishes
+       exactly), the fewest free exponents win. ``scipy.optimize.least_squares`` polishes
        the winner when its exponents are all on the grid.
     5. With ``simplify``, the first layer is snapped to simple ratios and then the output
        bias set to 0, each kept if the loss stays within ``simplify_tol`` of the raw loss
