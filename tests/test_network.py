@@ -13,7 +13,7 @@ import torch
 from torch.func import functional_call, jacrev
 
 import lognet
-from lognet._network_fit import _best_distinct_templates, build_network, exponent_templates
+from lognet._network_fit import _best_distinct_templates, _parameter_counts, build_network, exponent_templates
 from lognet._network_population import Population, fit_output_layer, forward, jacobian, levenberg_marquardt, residuals
 
 DTYPE = torch.float64
@@ -276,6 +276,46 @@ def test_noisy_data_give_the_template_and_a_clean_first_layer():
     assert fit.train_loss <= 1.05 * raw.train_loss
     assert raw.details["first_layer_denominator"] is None
     assert raw.train_loss == raw.details["raw_train_loss"]
+
+
+def _three_inputs(seed: int, b_range: tuple[float, float] = (-2.0, 2.0)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"a": rng.uniform(-2, 2, 200), "b": rng.uniform(*b_range, 200), "c": rng.uniform(0.5, 2, 200)})
+
+
+def test_quotient_with_targets_near_zero_is_exact():
+    # a - b crosses zero, so pure relative errors of the smallest targets would dominate.
+    frame = _three_inputs(seed=3)
+    fit = lognet.fit_network(frame, (frame.a - frame.b) / frame.c, random_state=3)
+    a, b, c = sympy.symbols("a b c", real=True)
+
+    assert fit.train_loss < 1e-20
+    assert sympy.simplify(fit.formula(digits=6) - (a - b) / c) == 0
+
+
+def test_noisy_square_root_keeps_one_term():
+    # With 1% noise a free second term lowered the training loss by 6% by fitting the noise.
+    frame = _three_inputs(seed=1, b_range=(3.0, 5.0))
+    rng = np.random.default_rng(11)
+    y = np.sqrt(frame.a + frame.b) * (1 + 0.01 * rng.standard_normal(200))
+    fit = lognet.fit_network(frame, y, random_state=1)
+
+    assert fit.details["kind"] == "template"
+    assert sorted(fit.exponents.flatten().tolist()) == [0.0, 0.0, 0.0, 0.5]
+
+
+def test_parameter_counts_skip_unused_terms():
+    population = _random_population(1, 3, 2, 2, seed=33)
+    population.W2[0] = torch.tensor([[0.0, 0.5], [1.0, 1.0]], dtype=DTYPE)
+    population.c[0] = torch.tensor([2.0, 0.0], dtype=DTYPE)
+    population.free_W2[0] = torch.tensor([[False, False], [True, True]])
+
+    n_free, n_nonzero, n_parameters = _parameter_counts(population)
+
+    # Term 1 has c = 0, so only z_2 (3 weights), c_0 and the bias count.
+    assert n_free.tolist() == [0.0]
+    assert n_nonzero.tolist() == [1.0]
+    assert n_parameters.tolist() == [5.0]
 
 
 def test_first_layer_snaps_to_halves():

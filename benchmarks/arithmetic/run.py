@@ -38,7 +38,7 @@ MODELS = ("lognet",) + BASELINES
 # Run only when named: lognet without exponent templates (see lognet_engine.free_exponent_budget).
 EXTRA_MODELS = ("lognet-free",)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "benchmarks_arithmetic.md"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 BLOCK_START = "<!-- arithmetic-results:start -->"
 BLOCK_END = "<!-- arithmetic-results:end -->"
 

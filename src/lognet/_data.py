@@ -1,4 +1,4 @@
-"""Conversion and validation of the data passed to :func:`lognet.fit`."""
+"""Conversion and validation of the data passed to :func:`lognet.fit` and :func:`lognet.fit_network`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def _to_array(name: str, value) -> tuple[np.ndarray, list[str] | None]:
     columns = None
     if hasattr(value, "columns") and hasattr(value, "to_numpy"):
         columns = [str(c) for c in value.columns]
+        _check_frame_columns(name, value)
     elif hasattr(value, "name") and hasattr(value, "to_numpy") and value.name is not None:
         columns = [str(value.name)]
     if isinstance(value, torch.Tensor):
@@ -41,10 +42,24 @@ def _to_array(name: str, value) -> tuple[np.ndarray, list[str] | None]:
     return array.astype(np.float64), columns
 
 
-def prepare(X, y, *, feature_names=None, loss: str, domain: str) -> Dataset:
+def _check_frame_columns(name: str, frame) -> None:
+    """Raise a TypeError naming the first DataFrame column that does not hold plain numbers."""
+    import pandas as pd
+
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            raise TypeError(
+                f"column {str(column)!r} of {name} has dtype {series.dtype}, but lognet fits numbers only; "
+                f"convert it (e.g. {name}[{str(column)!r}].astype(float)) or drop it."
+            )
+
+
+def prepare(X, y, *, feature_names=None, loss: str, domain: str, caller: str = "fit") -> Dataset:
     """Validate X and y and return them as float64 tensors.
 
-    Raises a ValueError or TypeError naming the problem, the offending value and the fix.
+    ``caller`` is the function named in the messages (``fit`` or ``fit_network``). Raises a
+    ValueError or TypeError naming the problem, the offending value and the fix.
     """
     check_option("loss", loss, LOSSES)
     check_option("domain", domain, DOMAINS)
@@ -58,7 +73,7 @@ def prepare(X, y, *, feature_names=None, loss: str, domain: str) -> Dataset:
         y_array = y_array[:, 0]
     if y_array.ndim != 1:
         raise ValueError(
-            f"y must be 1-D (n_samples,), got shape {y_array.shape}; lognet.fit fits one target at a time, "
+            f"y must be 1-D (n_samples,), got shape {y_array.shape}; lognet.{caller} fits one target at a time, "
             f"so fit each output column separately."
         )
     n, d = X_array.shape
@@ -67,7 +82,7 @@ def prepare(X, y, *, feature_names=None, loss: str, domain: str) -> Dataset:
     if d == 0:
         raise ValueError("X has no features (shape (n, 0)); pass at least one feature column.")
     if n < 2:
-        raise ValueError(f"lognet.fit needs at least 2 samples, got {n}.")
+        raise ValueError(f"lognet.{caller} needs at least 2 samples, got {n}.")
     _check_values(X_array, y_array, loss, domain)
 
     names = _feature_names(feature_names, columns, d)
@@ -92,7 +107,10 @@ def _check_values(X: np.ndarray, y: np.ndarray, loss: str, domain: str) -> None:
             f"domain='positive' needs x > 0; pass domain='signed' (or 'abs'), or shift those columns."
         )
     if np.ptp(y) == 0:
-        raise ValueError(f"y is constant (every value is {float(y[0])!r}); there is nothing to fit.")
+        raise ValueError(
+            f"y is constant (every value is {float(y[0])!r}); there is nothing to fit. Check that y is the "
+            f"intended target column."
+        )
     if loss == "spes" and (y == 0).any():
         raise ValueError(
             f"y has {int((y == 0).sum())} zero targets, and the SPES loss divides by the target; "

@@ -47,9 +47,11 @@ class NetworkOptions:
         finalists: exponent templates that go on after screening, ranked by screening loss.
         restarts: fresh random first layers added for each finalist.
         one_hot_max_inputs: with at most this many inputs, every template also starts from
-            one-hot first layers (each hidden value one input), which costs little there.
-        one_hot_starts: one-hot starts per template; half of them swap the first two hidden
-            values, so both orders of a template are tried.
+            one-hot first layers (each of the first two hidden values one input), which costs
+            little there.
+        one_hot_starts: one-hot starts per template: every ordered pair of distinct inputs
+            when there are at most this many pairs (up to 4 inputs by default), else this
+            many pairs drawn at random.
         lm_iterations: iterations of the finalists, their restarts and the free members.
         extra_rounds: while no template fits exactly, up to this many more rounds give the
             best distinct templates ``restarts`` fresh first layers each.
@@ -58,8 +60,11 @@ class NetworkOptions:
         exponent_grid: exponents the templates are built from and free exponents snap to.
             An empty tuple turns templates and snapping off.
         snap_tolerance: free exponents this close to a grid value are snapped to it.
-        relative_floor: the SPES residual is (y - t) / (|t| + relative_floor * median|t|),
-            which keeps targets at or near 0 from dominating.
+        relative_floor: the SPES residual is (y - t) / (|t| + relative_floor * median|t|).
+            ``None`` (the default) uses 0, Hines' SPES, when every target has the same sign,
+            and 0.1 when the targets change sign: there some targets sit near 0, and pure
+            relative errors there made Levenberg-Marquardt diverge even from the exact
+            structure's start.
         exact_fit: a training loss below this counts as exact; among exact fits the one with
             the fewest free exponents wins, because round-off decides the rest.
         dead_term: a term whose largest output on the training data is below this fraction of
@@ -79,14 +84,14 @@ class NetworkOptions:
     finalists: int = 8
     restarts: int = 2
     one_hot_max_inputs: int = 10
-    one_hot_starts: int = 2
+    one_hot_starts: int = 12
     lm_iterations: int = 80
     extra_rounds: int = 2
     snap_iterations: int = 30
     polish_nfev: int = 20
     exponent_grid: tuple[float, ...] = HALF_INTEGERS
     snap_tolerance: float = 0.05
-    relative_floor: float = 0.01
+    relative_floor: float | None = None
     exact_fit: float = 1e-20
     dead_term: float = 1e-9
     simplify_tol: float = 0.05
@@ -107,6 +112,8 @@ class NetworkOptions:
             raise ValueError(f"NetworkOptions.max_denominator must be an int >= 1, got {self.max_denominator!r}.")
         for name in ("snap_tolerance", "relative_floor", "exact_fit", "dead_term", "simplify_tol"):
             value = getattr(self, name)
+            if name == "relative_floor" and value is None:
+                continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"NetworkOptions.{name} must be a finite number >= 0, got {value!r}.")
         grid = tuple(self.exponent_grid)
@@ -242,6 +249,25 @@ def _new_members(
     return Population(W1, W2, zeros, torch.zeros(P, dtype=DTYPE), free_W2, free_c, kind)
 
 
+def _one_hot_members(template: Tensor, members, in_features: int, hidden_features: int, count: int, generator) -> Population:
+    """Return template members whose first two hidden values start as two distinct inputs.
+
+    Every ordered pair of inputs is used when there are at most ``count`` pairs, so a small
+    problem always has the start z_1 = x_i, z_2 = x_j that LM needs least to move; otherwise
+    ``count`` pairs are drawn at random.
+    """
+    width = min(hidden_features, 2, in_features)
+    pairs = list(itertools.permutations(range(in_features), width))
+    if len(pairs) > count:
+        pairs = [pairs[i] for i in torch.randperm(len(pairs), generator=generator)[:count].tolist()]
+    population = members([template] * len(pairs), one_hot=True)
+    population.W1[:, :width] = 0.0
+    for index, pair in enumerate(pairs):
+        for h, d in enumerate(pair):
+            population.W1[index, h, d] = 1.0
+    return population
+
+
 def _snap_free_members(population: Population, grid: tuple[float, ...], tolerance: float) -> Tensor:
     """Snap free members' exponents within ``tolerance`` of a grid value and freeze them there.
 
@@ -290,22 +316,50 @@ def _best_distinct_templates(population: Population, losses: Tensor, count: int)
     return chosen
 
 
-def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance: float) -> int:
+def _parameter_counts(population: Population) -> tuple[Tensor, Tensor, Tensor]:
+    """Return per member the free exponents, the nonzero exponents and all fitted parameters.
+
+    A term counts when its output weight is in use, a hidden value when a counted term
+    raises it to a nonzero power; the parameters are the counted hidden values' first-layer
+    weights, the free exponents, the counted output weights and the bias.
+    """
+    used_terms = population.free_c & (population.c != 0)
+    used_exponents = used_terms[..., None] & (population.W2 != 0)
+    n_nonzero = used_exponents.flatten(1).sum(dim=1)
+    n_free = (population.free_W2 & used_terms[..., None]).flatten(1).sum(dim=1)
+    used_hidden = used_exponents.any(dim=1).sum(dim=1)
+    n_parameters = used_hidden * population.W1.shape[2] + n_free + used_terms.sum(dim=1) + 1
+    return n_free.to(DTYPE), n_nonzero.to(DTYPE), n_parameters.to(DTYPE)
+
+
+def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance: float, n_samples: int) -> int:
     """Return the index of the member to keep.
 
-    Members whose loss is within (1 + tolerance) of the lowest, or below ``exact_fit``, count
-    as equally good fits. Among them the fewest free exponents wins, then the lowest loss.
-    So an exact template beats an exact free fit, and on noisy data a template beats a free
-    fit whose loss is only slightly lower.
+    With exact fits (loss below ``exact_fit``) those are the candidates. Otherwise the member
+    with the lowest Bayesian information criterion n log(loss) + p log(n) sets the bar, so
+    that extra free exponents must pay for themselves, and the candidates are the members
+    within (1 + tolerance) of its loss. BIC rather than AIC, because the aim is the true law:
+    with 1% noise on sqrt(a + b), AIC kept a free second term that fitted the noise. Among the candidates the fewest free exponents wins, then
+    the fewest nonzero exponents, then the lowest loss. So an exact template beats an exact
+    free fit, and z^(1/2) beats the equal z^1 z^(-1/2) on two copies of z.
     """
-    best = float(losses.min())
-    if not math.isfinite(best):
+    finite = torch.isfinite(losses)
+    if not bool(finite.any()):
         return int(torch.argmin(losses))
-    good = losses <= max(best * (1 + tolerance), exact_fit)
-    n_free = population.free_W2.flatten(1).sum(dim=1).to(DTYPE)
-    key = torch.where(good, n_free, torch.full_like(losses, math.inf))
-    candidates = torch.nonzero(key == key.min()).flatten()
-    return int(candidates[torch.argmin(losses[candidates])])
+    n_free, n_nonzero, n_parameters = _parameter_counts(population)
+    if float(losses.min()) < exact_fit:
+        good = losses < exact_fit
+    else:
+        criterion = torch.where(
+            finite, n_samples * torch.log(losses) + math.log(n_samples) * n_parameters, torch.full_like(losses, math.inf)
+        )
+        bar = float(losses[int(torch.argmin(criterion))])
+        good = losses <= bar * (1 + tolerance)
+    order = sorted(
+        (i for i in range(len(population)) if bool(good[i])),
+        key=lambda i: (float(n_free[i]), float(n_nonzero[i]), float(losses[i])),
+    )
+    return order[0]
 
 
 def _snap_first_layer(
@@ -464,23 +518,30 @@ def fit_network(
     options = options or NetworkOptions()
     if not isinstance(options, NetworkOptions):
         raise TypeError(f"options must be a lognet.NetworkOptions, got {type(options).__name__}.")
-    data = prepare(X, y, feature_names=feature_names, loss="mse", domain=domain)
-    x, target = data.X, data.y
+    data = prepare(X, y, feature_names=feature_names, loss="mse", domain=domain, caller="fit_network")
+    # The search runs on y / unit (a power of 2, so exactly) and the output layer is scaled
+    # back, because its damping and thresholds assume coefficients of order 1.
+    unit = _target_unit(data.y)
+    x, target = data.X, data.y / unit
     scale = _residual_scale(target, loss, options.relative_floor)
+    search_scale = scale
+    if loss == "spes":
+        floor = SEARCH_FLOOR if options.relative_floor is None else max(options.relative_floor, SEARCH_FLOOR)
+        search_scale = _residual_scale(target, loss, floor)
 
     seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
     generator = torch.Generator().manual_seed(seed)
     with torch_threads(options.num_threads):
         member, train_loss, details = _search(
-            x, target, scale, hidden_features, n_terms, domain == "signed", options, generator, simplify
+            x, target, scale, search_scale, hidden_features, n_terms, domain == "signed", options, generator, simplify
         )
 
     model = build_network(x.shape[1], hidden_features, n_terms, domain)
     with torch.no_grad():
         model[0].weight.copy_(member.W1[0])
         model[1].weight.copy_(member.W2[0])
-        model[2].weight.copy_(member.c)
-        model[2].bias.copy_(member.b)
+        model[2].weight.copy_(member.c * unit)
+        model[2].bias.copy_(member.b * unit)
     model.eval()
     if not math.isfinite(train_loss):
         raise ValueError(
@@ -497,9 +558,26 @@ def fit_network(
     )
 
 
-def _residual_scale(target: Tensor, loss: str, relative_floor: float) -> Tensor:
+def _target_unit(target: Tensor) -> float:
+    """Return the power of 2 nearest the geometric mean of the nonzero |target|."""
+    nonzero = target[target != 0].abs()
+    if not len(nonzero):
+        return 1.0
+    return math.ldexp(1.0, int(round(float(torch.log2(nonzero).mean()))))
+
+
+# The floor used for targets that change sign when NetworkOptions.relative_floor is None, and
+# the least floor of the search stages: pure relative errors of targets near 0 made
+# Levenberg-Marquardt diverge even from the exact structure's start.
+SIGN_CHANGE_FLOOR = SEARCH_FLOOR = 0.1
+
+
+def _residual_scale(target: Tensor, loss: str, relative_floor: float | None) -> Tensor:
     if loss == "mse":
         return torch.ones_like(target)
+    if relative_floor is None:
+        same_sign = bool((target > 0).all()) or bool((target < 0).all())
+        relative_floor = 0.0 if same_sign else SIGN_CHANGE_FLOOR
     magnitude = target.abs()
     scale = magnitude + relative_floor * magnitude.median()
     if bool((scale == 0).any()):
@@ -515,6 +593,7 @@ def _search(
     x: Tensor,
     target: Tensor,
     scale: Tensor,
+    search_scale: Tensor,
     hidden_features: int,
     n_terms: int,
     signed: bool,
@@ -522,7 +601,13 @@ def _search(
     generator: torch.Generator,
     simplify: bool,
 ) -> tuple[Population, float, dict]:
-    """Run the stages of :func:`fit_network` and return the winner, its loss and the details."""
+    """Run the stages of :func:`fit_network` and return the winner, its loss and the details.
+
+    The search stages divide residuals by ``search_scale`` and the final ones, from the choice
+    on, by ``scale`` (the loss the caller asked for).
+    """
+    final_scale = scale
+    scale = search_scale
     D = x.shape[1]
     positive_inputs = bool((x > 0).all())
     grid = options.exponent_grid
@@ -538,11 +623,10 @@ def _search(
     templates = exponent_templates(hidden_features, n_terms, grid)
     population = members([None] * options.free_members + templates)
     if D <= options.one_hot_max_inputs and options.one_hot_starts and templates:
-        one_hot = members(templates * options.one_hot_starts, one_hot=True)
-        if hidden_features >= 2:
-            half = len(templates) * (options.one_hot_starts // 2)
-            one_hot.W1[half : 2 * half, :2] = one_hot.W1[:half, :2].flip(1)
-        population = Population.concat([population, one_hot])
+        population = Population.concat([population] + [
+            _one_hot_members(template, members, D, hidden_features, options.one_hot_starts, generator)
+            for template in templates
+        ])
 
     # Screening only ranks the members, so it uses the first n_screen samples.
     n_screen = min(options.n_screen, len(target))
@@ -590,7 +674,11 @@ def _search(
         pruned_losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
         losses = torch.where(pruned, pruned_losses, losses)
 
-    best = _choose(losses, population, options.exact_fit, options.simplify_tol)
+    if final_scale is not scale:
+        # Move every member to the optimum of the requested loss before choosing by it.
+        scale = final_scale
+        losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
+    best = _choose(losses, population, options.exact_fit, options.simplify_tol, len(target))
     member = population.select([best])
     loss = float(losses[best])
     if options.polish_nfev and math.isfinite(loss) and not bool(member.free_W2.any()):
