@@ -327,6 +327,25 @@ def test_first_layer_snaps_to_halves():
     assert sympy.expand(fit.formula(digits=6) - (a - b / 2) ** 2) == 0
 
 
+def test_formula_flips_rows_with_integer_powers():
+    model = build_network(3, 2, 2, "signed")
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[-1.0, -1.0, 0.0], [0.0, 0.0, -2.0]]))
+        model[1].weight.copy_(torch.tensor([[1.0, 0.5], [0.0, 0.0]]))
+        model[2].weight.copy_(torch.tensor([[3.0, 0.0]]))
+        model[2].bias.zero_()
+    fit = lognet.NetworkFit(model, 0.0, 0.0, feature_names=("a", "b", "c"))
+    a, b, c = sympy.symbols("a b c", real=True)
+
+    # z_1 = -(a + b) has an integer power and flips; z_2 = -2c has a power 1/2 and cannot.
+    expression = fit.formula(digits=None)
+    assert "(a + b)" in str(expression)
+    assert "-a - b" not in str(expression)
+    for values in ({a: 1.0, b: 2.0, c: -0.7}, {a: -3.0, b: 0.5, c: -1.2}):
+        expected = float(model(torch.tensor([[values[a], values[b], values[c]]], dtype=DTYPE))[0, 0])
+        assert math.isclose(float(expression.subs(values)), expected, rel_tol=1e-12)
+
+
 def test_formula_of_signed_inputs_keeps_real_symbols():
     x = _uniform(200, 2, -2.0, 2.0, seed=23)
     fit = lognet.fit_network(x, x[:, 0] * x[:, 1], loss="mse", random_state=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,32 @@ def _to_array(name: str, value) -> tuple[np.ndarray, list[str] | None]:
             f"{name} must hold numbers, got dtype {array.dtype}; convert or drop non-numeric columns first."
         )
     return array.astype(np.float64), columns
+
+
+def align_columns(X, feature_names: tuple[str, ...]):
+    """Return X with its columns in the order of ``feature_names`` when X is a DataFrame.
+
+    A DataFrame whose columns include every feature name is reordered (and extra columns
+    dropped). One with none of them, for a model fitted on a plain array (names x0, x1, ...)
+    and with the same number of columns, is used by position. Anything else raises a
+    ValueError naming the missing columns. Arrays pass through unchanged.
+    """
+    if not (hasattr(X, "columns") and hasattr(X, "to_numpy")):
+        return X
+    columns = [str(column) for column in X.columns]
+    names = list(feature_names)
+    if columns == names:
+        return X
+    missing = [name for name in names if name not in columns]
+    if not missing:
+        return X[names]
+    unnamed = all(re.fullmatch(r"x\d+", name) for name in names)
+    if unnamed and len(columns) == len(names) and not set(columns) & set(names):
+        return X
+    raise ValueError(
+        f"X is missing the columns {missing} that the model was fitted on (X has {columns}); pass a "
+        f"DataFrame with those columns, or an array with the columns in the order {names}."
+    )
 
 
 def _check_frame_columns(name: str, frame) -> None:

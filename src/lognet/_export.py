@@ -23,6 +23,7 @@ import re
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+import numpy as np
 import sympy
 
 if TYPE_CHECKING:
@@ -304,6 +305,17 @@ def network_formula(fit, digits: int | None = 4, drop_below: float = 1e-9) -> sy
     domain = fit.model[1].domain
     assumptions = {"positive": True} if fit.positive_inputs else {"real": True}
     symbols = [sympy.Symbol(name, **assumptions) for name in fit.feature_names]
+    # A row whose largest weight is negative is flipped where that changes no value: always in
+    # the abs domain, and in the signed domain when every power of it is an integer, whose
+    # sign (-1)^w goes into the output weight. So (-a - b)^2 prints as (a + b)^2.
+    W1, c = W1.copy(), c.copy()
+    for h, row in enumerate(W1):
+        if row[int(np.argmax(np.abs(row)))] >= 0:
+            continue
+        powers = W2[:, h][c != 0]
+        if domain == "abs" or all(float(w).is_integer() for w in powers):
+            W1[h] = -row
+            c = c * np.where(np.mod(W2[:, h], 2) == 1, -1.0, 1.0) if domain != "abs" else c
     scales = [float(abs(row).max()) or 1.0 for row in W1]
     hidden = []
     for row, scale in zip(W1, scales):

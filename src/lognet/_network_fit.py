@@ -16,7 +16,7 @@ import scipy.optimize
 import torch
 from torch import Tensor, nn
 
-from ._data import _to_array, prepare
+from ._data import _to_array, align_columns, prepare
 from ._layer import LogLayer
 from ._network_population import (
     DTYPE,
@@ -164,12 +164,22 @@ class NetworkFit:
         return network_formula(self, digits, drop_below)
 
     def predict(self, X) -> np.ndarray:
-        """Evaluate the fitted network on X (array-like, (n_samples, n_features))."""
-        array, _ = _to_array("X", X)
+        """Evaluate the fitted network on X (array-like, (n_samples, n_features)).
+
+        A DataFrame is matched to the fitted features by column name.
+        """
+        array, _ = _to_array("X", align_columns(X, self.feature_names))
         if array.ndim != 2 or array.shape[1] != self.model[0].in_features:
             raise ValueError(
                 f"X must have shape (n_samples, {self.model[0].in_features}), got {array.shape}; "
                 f"pass the same feature columns the network was fitted on."
+            )
+        bad = ~np.isfinite(array)
+        if bad.any():
+            columns = [self.feature_names[i] for i in np.nonzero(bad.any(axis=0))[0]]
+            raise ValueError(
+                f"X has {int(bad.sum())} NaN or infinite values (in columns {columns}, first row "
+                f"{int(np.nonzero(bad.any(axis=1))[0][0])}); drop or impute those rows before predicting."
             )
         with torch.no_grad():
             return self.model(torch.from_numpy(array))[:, 0].numpy()

@@ -107,9 +107,9 @@ class FitResult:
         return terms.sum(axis=1) + (self.intercept or 0.0)
 
     def _inputs(self, X) -> torch.Tensor:
-        from ._data import _to_array  # local: keeps the result importable without pandas work
+        from ._data import _to_array, align_columns  # local: keeps the result importable without pandas work
 
-        array, _ = _to_array("X", X)
+        array, _ = _to_array("X", align_columns(X, self.feature_names))
         if array.ndim == 1:
             array = array[:, None] if self.n_features == 1 else array[None, :]
         if array.ndim != 2 or array.shape[1] != self.n_features:
