@@ -342,7 +342,8 @@ def test_formula_flips_rows_with_integer_powers():
     assert "(a + b)" in str(expression)
     assert "-a - b" not in str(expression)
     for values in ({a: 1.0, b: 2.0, c: -0.7}, {a: -3.0, b: 0.5, c: -1.2}):
-        expected = float(model(torch.tensor([[values[a], values[b], values[c]]], dtype=DTYPE))[0, 0])
+        with torch.no_grad():
+            expected = float(model(torch.tensor([[values[a], values[b], values[c]]], dtype=DTYPE))[0, 0])
         assert math.isclose(float(expression.subs(values)), expected, rel_tol=1e-12)
 
 
@@ -366,6 +367,8 @@ def test_formula_of_signed_inputs_keeps_real_symbols():
         ({"hidden_features": 0}, ValueError, r"hidden_features must be an int >= 1, got 0"),
         ({"n_terms": 2.0}, ValueError, r"n_terms must be an int >= 1, got 2.0"),
         ({"options": {"free_members": 2}}, TypeError, r"options must be a lognet.NetworkOptions, got dict"),
+        ({"simplify": "no"}, TypeError, r"simplify must be True or False, got 'no'"),
+        ({"random_state": "a"}, TypeError, r"random_state must be None or an int >= 0, got 'a'"),
     ],
 )
 def test_fit_network_rejects_bad_arguments(kwargs, error, match):
@@ -401,9 +404,12 @@ def test_spes_with_mostly_zero_targets_names_the_fix():
     [
         ({"free_members": -1}, r"free_members must be an int >= 0, got -1"),
         ({"lm_iterations": 1.5}, r"lm_iterations must be an int >= 0, got 1.5"),
-        ({"n_screen": 1}, r"n_screen must be at least 2, got 1"),
+        ({"n_screen": 1}, r"n_screen must be an int >= 2, got 1"),
+        ({"max_denominator": 0}, r"max_denominator must be an int >= 1, got 0"),
+        ({"exponent_grid": (0.5, 1e300)}, r"exponent_grid must hold finite numbers in \[-64, 64\]"),
         ({"snap_tolerance": math.nan}, r"snap_tolerance must be a finite number >= 0, got nan"),
         ({"exponent_grid": (1.0, math.inf)}, r"exponent_grid must hold finite numbers"),
+        ({"relative_floor": -0.1}, r"relative_floor must be a finite number >= 0, got -0.1"),
         ({"num_threads": 0}, r"num_threads must be None or an int >= 1, got 0"),
         ({"free_members": 0, "exponent_grid": (0.0,)}, r"there is no member to fit"),
     ],
@@ -411,6 +417,39 @@ def test_spes_with_mostly_zero_targets_names_the_fix():
 def test_network_options_reject_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lognet.NetworkOptions(**kwargs)
+
+
+def test_network_options_reject_a_scalar_grid():
+    with pytest.raises(TypeError, match=r"exponent_grid must be a sequence of numbers .* got 5"):
+        lognet.NetworkOptions(exponent_grid=5)
+
+
+def test_formula_rejects_a_negative_drop_below():
+    x = _uniform(50, 2, 1.0, 2.0, seed=34)
+    fit = lognet.fit_network(x, x[:, 0] * x[:, 1], random_state=0)
+
+    with pytest.raises(ValueError, match=r"drop_below must be a number in \[0, 1\), got -1"):
+        fit.formula(drop_below=-1)
+
+
+def test_predict_matches_columns_by_name():
+    x = _uniform(100, 3, 1.0, 2.0, seed=35)
+    frame = pd.DataFrame(x.numpy(), columns=["a", "b", "c"])
+    fit = lognet.fit_network(frame, (frame.a + frame.b) * frame.c, random_state=0)
+
+    np.testing.assert_allclose(fit.predict(frame[["c", "a", "b"]]), fit.predict(frame), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"X is missing the columns \['a'\] that the model was fitted on"):
+        fit.predict(frame.rename(columns={"a": "z"}))
+
+
+def test_predict_rejects_nan_by_column():
+    x = _uniform(50, 2, 1.0, 2.0, seed=36)
+    fit = lognet.fit_network(x, x[:, 0] * x[:, 1], random_state=0)
+    bad = x.clone()
+    bad[4, 1] = math.nan
+
+    with pytest.raises(ValueError, match=r"X has 1 NaN or infinite values \(in columns \['x1'\], first row 4\)"):
+        fit.predict(bad)
 
 
 def test_predict_rejects_the_wrong_number_of_features():

@@ -22,7 +22,7 @@ from ._refine import Residuals
 from ._result import FitResult
 from ._scoring import EXACT_FLOOR, Context, check_finite, choose, metrics, score, selection_loss, should_stop
 from ._simplify import Simplifier
-from ._validation import torch_threads
+from ._validation import check_random_state, torch_threads
 
 logger = logging.getLogger("lognet")
 
@@ -105,6 +105,7 @@ def fit(
         A :class:`FitResult`.
     """
     options = options or EngineOptions()
+    check_random_state(random_state)
     with torch_threads(options.num_threads):
         return _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,
                     simplify, max_denominator, simplify_tol, options, checkpoint, resume, data_parallel, verbose)

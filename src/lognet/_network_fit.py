@@ -28,10 +28,12 @@ from ._network_population import (
     mean_squares,
     residuals,
 )
-from ._validation import check_option, torch_threads
+from ._validation import check_option, check_random_state, torch_threads
 
 NETWORK_DOMAINS = ("signed", "abs")
 NETWORK_LOSSES = ("spes", "mse")
+# Grid exponents beyond this overflow float64 for hidden values above about 1.2 or below 0.8.
+MAX_GRID_EXPONENT = 64
 # Multiples of 1/2 in [-2, 2]: the exponents of +, -, *, /, sqrt, square and their inverses.
 HALF_INTEGERS = tuple(value / 2 for value in range(-4, 5))
 
@@ -99,26 +101,34 @@ class NetworkOptions:
     num_threads: int | None = 1
 
     def __post_init__(self) -> None:
+        minimum = {"n_screen": 2, "max_denominator": 1}
         for name in (
             "free_members", "n_screen", "screen_iterations", "finalists", "restarts", "one_hot_max_inputs",
-            "one_hot_starts", "lm_iterations", "extra_rounds", "snap_iterations", "polish_nfev",
+            "one_hot_starts", "lm_iterations", "extra_rounds", "snap_iterations", "polish_nfev", "max_denominator",
         ):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"NetworkOptions.{name} must be an int >= 0, got {value!r}.")
-        if self.n_screen < 2:
-            raise ValueError(f"NetworkOptions.n_screen must be at least 2, got {self.n_screen!r}.")
-        if not isinstance(self.max_denominator, int) or isinstance(self.max_denominator, bool) or self.max_denominator < 1:
-            raise ValueError(f"NetworkOptions.max_denominator must be an int >= 1, got {self.max_denominator!r}.")
+            least = minimum.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"NetworkOptions.{name} must be an int >= {least}, got {value!r}.")
         for name in ("snap_tolerance", "relative_floor", "exact_fit", "dead_term", "simplify_tol"):
             value = getattr(self, name)
             if name == "relative_floor" and value is None:
                 continue
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"NetworkOptions.{name} must be a finite number >= 0, got {value!r}.")
-        grid = tuple(self.exponent_grid)
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in grid):
-            raise ValueError(f"NetworkOptions.exponent_grid must hold finite numbers, got {grid!r}.")
+        try:
+            grid = tuple(self.exponent_grid)
+        except TypeError:
+            raise TypeError(
+                f"NetworkOptions.exponent_grid must be a sequence of numbers such as (-1.0, 0.5, 1.0), "
+                f"got {self.exponent_grid!r}."
+            ) from None
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in grid)
+        if not numbers or not all(math.isfinite(v) and abs(v) <= MAX_GRID_EXPONENT for v in grid):
+            raise ValueError(
+                f"NetworkOptions.exponent_grid must hold finite numbers in [-{MAX_GRID_EXPONENT}, "
+                f"{MAX_GRID_EXPONENT}], got {grid!r}."
+            )
         object.__setattr__(self, "exponent_grid", tuple(sorted(set(float(v) for v in grid))))
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise ValueError(f"NetworkOptions.num_threads must be None or an int >= 1, got {self.num_threads!r}.")
@@ -161,6 +171,8 @@ class NetworkFit:
         weight is 1; first-layer weights below ``drop_below`` of that are left out."""
         from ._export import network_formula
 
+        if not (isinstance(drop_below, (int, float)) and 0 <= drop_below < 1):
+            raise ValueError(f"drop_below must be a number in [0, 1), got {drop_below!r}; the default is 1e-9.")
         return network_formula(self, digits, drop_below)
 
     def predict(self, X) -> np.ndarray:
@@ -521,6 +533,9 @@ def fit_network(
     """
     start_time = time.perf_counter()
     check_option("domain", domain, NETWORK_DOMAINS)
+    if not isinstance(simplify, bool):
+        raise TypeError(f"simplify must be True or False, got {simplify!r}.")
+    check_random_state(random_state)
     check_option("loss", loss, NETWORK_LOSSES)
     for name, value in (("hidden_features", hidden_features), ("n_terms", n_terms)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -126,3 +126,13 @@ def torch_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def check_random_state(random_state) -> None:
+    """Raise a TypeError unless ``random_state`` is None or a non-negative int."""
+    if random_state is None:
+        return
+    import numpy as np
+
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
+        raise TypeError(f"random_state must be None or an int >= 0, got {random_state!r}.")
