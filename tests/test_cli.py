@@ -123,14 +123,9 @@ IN_PROCESS_ERROR_CASES = {
         r"the header of repeated_header.csv names 'x' more than once; give every column a distinct name",
     ),
     "empty_column": (
-        ["fit", "empty_column.csv", "--target", "y", "--dropna"],
+        ["fit", "empty_column.csv", "--target", "y", "--features", "x,z", "--dropna"],
         1,
         r"column 'z' of empty_column.csv has no finite value .* leave it out of --features",
-    ),
-    "predict_non_positive": (
-        ["predict", "model.lognet", "negative_features.csv"],
-        1,
-        r"X has 1 non-positive values \(in columns \['x2'\], first row 0\), but this model was fitted with domain='positive'",
     ),
 }
 
@@ -366,6 +361,41 @@ def test_unreadable_parquet_in_process(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = run_main(["fit", "broken.parquet", "--target", "y"], capsys)
     assert_error(run, 1, r"cannot read broken.parquet as Parquet: ")
+
+
+def test_predict_leaves_rows_outside_the_domain_empty(runs, capsys, monkeypatch):
+    assert runs["fit"].returncode == 0
+    monkeypatch.chdir(runs.cwd)
+
+    run = run_main(["predict", "model.lognet", "negative_features.csv"], capsys)
+    lines = run.stdout.strip().splitlines()
+
+    assert run.returncode == 0
+    assert "1 row with a feature <= 0 (in x2; first data row 1) got an empty prediction" in run.stderr
+    assert lines[1].endswith(",")
+    assert float(lines[2].split(",")[-1]) > 0
+
+
+def test_predict_non_numeric_column_names_data(runs, capsys, monkeypatch):
+    assert runs["fit"].returncode == 0
+    monkeypatch.chdir(runs.cwd)
+
+    (runs.cwd / "text_feature.csv").write_text("x1,x2\n1,2\nabc,3\n")
+    run = run_main(["predict", "model.lognet", "text_feature.csv"], capsys)
+    assert run.returncode == 1
+    assert "column 'x1' of text_feature.csv is not numeric" in run.stderr
+    assert "fix those values in DATA, because the model needs that column" in run.stderr
+    assert "--features" not in run.stderr
+
+
+def test_fit_leaves_out_empty_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.csv").write_text("a,e,y\n1,,2\n2,,4\n3,,6\n4,,8\n")
+
+    run = run_main(["fit", "empty.csv", "--target", "y", "--terms", "1", "--out", "m.lognet"], capsys)
+
+    assert run.returncode == 0
+    assert "leaving out empty column(s) e" in run.stderr
 
 
 def test_verbose_log_has_no_bar_off_terminal(tmp_path, capsys, monkeypatch):

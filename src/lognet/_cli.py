@@ -398,10 +398,13 @@ def _fit_columns(table, args) -> tuple[str, list[str]]:
         features = list(info.features)
     else:
         others = [str(c) for c in frame.columns if str(c) != target]
-        features = [c for c in others if is_numeric(frame[c])]
-        skipped = [c for c in others if c not in features]
+        features = [c for c in others if is_numeric(frame[c]) and frame[c].notna().any()]
+        skipped = [c for c in others if c not in features and not is_numeric(frame[c])]
+        empty = [c for c in others if c not in features and is_numeric(frame[c])]
         if skipped:
             _note(f"leaving out non-numeric column(s) {', '.join(skipped)}; name the features with --features")
+        if empty:
+            _note(f"leaving out empty column(s) {', '.join(empty)}; name the features with --features")
         if not features:
             raise CommandError(f"{table.name} has no numeric column besides the target {target!r} to use as a feature.")
     if target in features:
@@ -459,15 +462,25 @@ def run_predict(args: argparse.Namespace) -> None:
     result = load(args.model)
     table = read_table(args.data)
     features = [resolve_column(name, table.frame, "DATA (a feature of the model)") for name in result.feature_names]
-    check_numeric(table.frame, features, table.name)
+    check_numeric(table.frame, features, table.name, fix="fix those values in DATA, because the model needs that column")
     frame = table.frame[features].copy()
-    complete = np.isfinite(frame.to_numpy(dtype=np.float64)).all(axis=1)
+    values = frame.to_numpy(dtype=np.float64)
+    complete = np.isfinite(values).all(axis=1)
+    inside = complete & ((values > 0).all(axis=1) if result.domain == "positive" else True)
     predictions = np.full(len(frame), np.nan)
-    if complete.any():
-        predictions[complete] = result.predict(frame.loc[complete])
+    if inside.any():
+        predictions[inside] = result.predict(frame.loc[inside])
     if not complete.all():
         missing = int((~complete).sum())
         _note(f"{plural(missing, 'row')} with missing or infinite features got an empty prediction")
+    outside = complete & ~inside
+    if outside.any():
+        columns = [c for c, bad in zip(features, (values[outside] <= 0).any(axis=0)) if bad]
+        first = int(np.nonzero(outside)[0][0]) + 1
+        _note(
+            f"{plural(int(outside.sum()), 'row')} with a feature <= 0 (in {', '.join(columns)}; first data row "
+            f"{first}) got an empty prediction, because the model was fitted with --domain positive"
+        )
     frame[f"{result.target_name}_pred"] = predictions
     text = frame.to_csv(index=False)
     if args.out is None:

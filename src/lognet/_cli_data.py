@@ -141,8 +141,13 @@ def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def check_numeric(frame: pd.DataFrame, columns: list[str], source: str, target: str | None = None) -> None:
-    """Raise a CommandError naming the first column of ``columns`` that does not hold numbers."""
+def check_numeric(
+    frame: pd.DataFrame, columns: list[str], source: str, target: str | None = None, fix: str | None = None
+) -> None:
+    """Raise a CommandError naming the first column of ``columns`` that does not hold numbers.
+
+    ``fix`` replaces the suggested fix (by default, about --target and --features).
+    """
     for column in columns:
         series = frame[column]
         if is_numeric(series):
@@ -152,10 +157,10 @@ def check_numeric(frame: pd.DataFrame, columns: list[str], source: str, target: 
         bad = series[parsed.isna() & series.notna()]
         if len(bad):
             example = f", e.g. {bad.iloc[0]!r} in row {_row_number(frame, bad.index[0])}"
-        fix = "pick a numeric --target" if column == target else "leave the column out of --features"
+        advice = fix or ("fix those values or " + ("pick a numeric --target" if column == target else "leave the column out of --features"))
         raise CommandError(
             f"column {column!r} of {source} is not numeric (dtype {series.dtype}{example}); lognet fits "
-            f"numbers only, so fix those values or {fix}."
+            f"numbers only, so {advice}."
         )
 
 
