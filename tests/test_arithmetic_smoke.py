@@ -226,6 +226,7 @@ def test_run_rebuilds_doc_from_results(tmp_path):
     assert "stale block" not in text
     assert "| div U[1,2] → U[2,6] |" in text
     assert "Goal 1" in text
+    assert "is not missed on the operations run (div; not run: mul, sqrt, square)" in text
 
 
 def test_steps_override_changes_only_the_named_family():

@@ -78,7 +78,12 @@ def goal_lines(summary: dict, tasks: list[Task], baselines: list[str], model: st
     total = sum(summary[(model, task.name)]["successes"] for task in counted)
     runs = sum(summary[(model, task.name)]["runs"] for task in counted)
     if counted:
+        covered = sorted({task.operation for task in counted})
+        missing = sorted(set(GOAL_OPERATIONS) - set(covered))
         verdict = "met" if not short else "not met"
+        if missing and not short:
+            # A run that leaves operations out cannot show the goal is met, only that it was not missed.
+            verdict = f"not missed on the operations run ({', '.join(covered)}; not run: {', '.join(missing)})"
         lines.append(
             f"- Goal 1 ({GOAL_RATE:.0%} success on ×, ÷, √, x² with positive inputs) is {verdict}: "
             f"{total}/{runs} runs over {len(counted)} tasks succeed."
