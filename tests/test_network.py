@@ -207,6 +207,15 @@ def test_fit_network_subtracts_with_the_linear_template():
     assert np.abs(fit.predict(x_far) - (x_far[:, 0] + x_far[:, 1] - x_far[:, 3]).numpy()).max() < 1e-8
 
 
+def test_float32_data_still_count_as_exact():
+    x = _uniform(300, 3, 1.0, 2.0, seed=37).float()
+    fit = lognet.fit_network(x, (x[:, 0] + x[:, 1]) * x[:, 2], random_state=0)
+
+    assert fit.details["exact_members"] > 0
+    assert fit.details["first_layer_denominator"] == 1
+    assert str(fit.formula()) == "x2*(x0 + x1)"
+
+
 def test_fit_network_is_reproducible_with_a_seed():
     x = _uniform(100, 3, 1.0, 2.0, seed=18)
     y = x[:, 0] * x[:, 1] ** 0.7 + 0.3 * x[:, 2]  # not representable exactly: a near fit

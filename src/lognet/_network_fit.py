@@ -6,6 +6,7 @@ finalists -> snap and prune -> choose -> polish (scipy) -> ``nn.Sequential``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -544,6 +545,11 @@ def fit_network(
     if not isinstance(options, NetworkOptions):
         raise TypeError(f"options must be a lognet.NetworkOptions, got {type(options).__name__}.")
     data = prepare(X, y, feature_names=feature_names, loss="mse", domain=domain, caller="fit_network")
+    eps = max(_precision(X), _precision(y))
+    if (4 * eps) ** 2 > options.exact_fit:
+        # float32 data carry relative errors near 1e-7, so an exact law fits them only to about
+        # 1e-14 and the float64 threshold of an exact fit would never be reached.
+        options = dataclasses.replace(options, exact_fit=(4 * eps) ** 2)
     # The search runs on y / unit (a power of 2, so exactly) and the output layer is scaled
     # back, because its damping and thresholds assume coefficients of order 1.
     unit = _target_unit(data.y)
@@ -581,6 +587,16 @@ def fit_network(
         positive_inputs=bool((x > 0).all()),
         details=details,
     )
+
+
+def _precision(value) -> float:
+    """Return the machine epsilon of ``value``'s floating dtype (float64's for anything else)."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return float(torch.finfo(dtype).eps)
+    if dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
 
 
 def _target_unit(target: Tensor) -> float:
