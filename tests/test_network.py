@@ -153,7 +153,7 @@ def test_best_templates_skip_repeated_exponents():
     assert _best_distinct_templates(population, losses, 10) == [1, 3, 4]
 
 
-def test_extra_rounds_add_members_only_without_an_exact_fit():
+def test_extra_rounds_only_without_exact_fit():
     x = _uniform(200, 3, 1.0, 2.0, seed=31)
     y = x[:, 0] * x[:, 1] ** 0.7 + 0.3 * x[:, 2]  # no template fits exactly
     base = lognet.NetworkOptions(restarts=1, finalists=2)
@@ -268,7 +268,7 @@ def test_formula_reads_as_the_law():
     assert sympy.expand(expression - constant - (a + b) * c) == 0
 
 
-def test_noisy_data_give_the_template_and_a_clean_first_layer():
+def test_noisy_data_keep_the_template():
     rng = np.random.default_rng(0)
     x = rng.uniform(1, 2, size=(300, 3))
     y = (x[:, 0] + x[:, 1]) * x[:, 2] * (1 + 0.01 * rng.standard_normal(300))

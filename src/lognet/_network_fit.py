@@ -65,9 +65,9 @@ class NetworkOptions:
         snap_tolerance: free exponents this close to a grid value are snapped to it.
         relative_floor: the SPES residual is (y - t) / (|t| + relative_floor * median|t|).
             ``None`` (the default) uses 0, Hines' SPES, when every target has the same sign,
-            and 0.1 when the targets change sign: there some targets sit near 0, and pure
-            relative errors there made Levenberg-Marquardt diverge even from the exact
-            structure's start.
+            and 0.1 when the targets change sign. Such targets pass near 0, where pure
+            relative errors made Levenberg-Marquardt diverge even from the exact structure's
+            start.
         exact_fit: a training loss below this counts as exact; among exact fits the one with
             the fewest free exponents wins, because round-off decides the rest.
         dead_term: a term whose largest output on the training data is below this fraction of
@@ -342,9 +342,9 @@ def _best_distinct_templates(population: Population, losses: Tensor, count: int)
 def _parameter_counts(population: Population) -> tuple[Tensor, Tensor, Tensor]:
     """Return per member the free exponents, the nonzero exponents and all fitted parameters.
 
-    A term counts when its output weight is in use, a hidden value when a counted term
-    raises it to a nonzero power; the parameters are the counted hidden values' first-layer
-    weights, the free exponents, the counted output weights and the bias.
+    A term counts when its output weight is in use, and a hidden value counts when a counted
+    term raises it to a nonzero power. The parameters are the counted hidden values'
+    first-layer weights, the free exponents, the counted output weights and the bias.
     """
     used_terms = population.free_c & (population.c != 0)
     used_exponents = used_terms[..., None] & (population.W2 != 0)
@@ -496,8 +496,8 @@ def fit_network(
        exactly), the fewest free exponents win. ``scipy.optimize.least_squares`` polishes
        the winner when its exponents are all on the grid.
     5. With ``simplify``, the first layer is snapped to simple ratios and then the output
-       bias set to 0, each kept if the loss stays within ``simplify_tol`` of the raw loss
-       (``details`` records the denominator q and whether the bias was dropped).
+       bias is set to 0. Each change is kept if the loss stays within ``simplify_tol`` of the
+       raw loss, and ``details`` records the denominator q and whether the bias was dropped.
 
     Over a narrow input range a free exponent and the scale of its hidden value trade off
     almost exactly, so free exponents settle in near fits; the templates are a prior that
