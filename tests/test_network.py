@@ -327,6 +327,18 @@ def test_parameter_counts_skip_unused_terms():
     assert n_parameters.tolist() == [5.0]
 
 
+def test_copy_of_the_divisor_leaves_the_numerator():
+    # Seed 0 first finds 1 + (a - b - c) / c, which equals (a - b) / c.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.uniform(1, 2, size=(300, 3)), columns=["a", "b", "c"])
+    fit = lognet.fit_network(frame, (frame.a - frame.b) / frame.c, random_state=0)
+    a, b, c = sympy.symbols("a b c", positive=True)
+
+    assert fit.details["first_layer_zeroed"] == 1
+    assert fit.details["intercept_dropped"]
+    assert sympy.simplify(fit.formula(digits=6) - (a - b) / c) == 0
+
+
 def test_first_layer_snaps_to_halves():
     x = _uniform(300, 3, -2.0, 2.0, seed=32)
     fit = lognet.fit_network(x, (x[:, 0] - 0.5 * x[:, 1]) ** 2, loss="mse", random_state=0)

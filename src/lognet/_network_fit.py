@@ -413,6 +413,32 @@ def _snap_first_layer(
     return member, loss, None
 
 
+def _drop_first_layer_weights(
+    member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
+) -> tuple[Population, float, int]:
+    """Zero first-layer weights one at a time, smallest relative to its row first, keeping each
+    zero whose refit loss stays within ``limit``; returns the member, its loss and the count.
+
+    z_1 / z_2 + beta equals (z_1 + beta z_2) / z_2, so an exact fit can hold a copy of z_2
+    inside z_1 together with an output bias. Dropping it, and then the bias, gives (a - b) / c
+    instead of 1 + (a - b - c) / c.
+    """
+    W1 = member.W1[0]
+    largest = W1.abs().amax(dim=1, keepdim=True).clamp_min(1e-300)
+    entries = [(float(abs(W1[h, d]) / largest[h, 0]), h, d) for h, d in torch.nonzero(W1).tolist()]
+    dropped = 0
+    for _, h, d in sorted(entries):
+        if int((member.W1[0, h] != 0).sum()) <= 1:
+            continue
+        trial = member.select([0])
+        trial.W1[0, h, d] = 0.0
+        fit_output_layer(trial, x, target, scale, signed)
+        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        if trial_loss <= limit:
+            member, loss, dropped = trial, trial_loss, dropped + 1
+    return member, loss, dropped
+
+
 def _drop_intercept(
     member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
 ) -> tuple[Population, float, bool]:
@@ -495,9 +521,10 @@ def fit_network(
     4. Among the members within ``simplify_tol`` of the lowest training loss (or fitting
        exactly), the fewest free exponents win. ``scipy.optimize.least_squares`` polishes
        the winner when its exponents are all on the grid.
-    5. With ``simplify``, the first layer is snapped to simple ratios and then the output
-       bias is set to 0. Each change is kept if the loss stays within ``simplify_tol`` of the
-       raw loss, and ``details`` records the denominator q and whether the bias was dropped.
+    5. With ``simplify``, the first layer is snapped to simple ratios, its weights are zeroed
+       one at a time, and the output bias is set to 0. Each change is kept if the loss stays
+       within ``simplify_tol`` of the raw loss; ``details`` records the denominator q, the
+       weights zeroed and whether the bias was dropped.
 
     Over a narrow input range a free exponent and the scale of its hidden value trade off
     almost exactly, so free exponents settle in near fits; the templates are a prior that
@@ -725,11 +752,13 @@ def _search(
     if options.polish_nfev and math.isfinite(loss) and not bool(member.free_W2.any()):
         member, loss = _polish(member, x, target, scale, signed, options.polish_nfev)
     raw_loss = loss
-    denominator, dropped = None, False
+    denominator, dropped, zeroed = None, False, 0
     if simplify and math.isfinite(loss):
         # Both steps are measured against the raw loss, so their tolerances do not add up.
         limit = max(raw_loss * (1 + options.simplify_tol), options.exact_fit)
         member, loss, denominator = _snap_first_layer(member, loss, x, target, scale, signed, options)
+        if denominator is not None:
+            member, loss, zeroed = _drop_first_layer_weights(member, loss, limit, x, target, scale, signed)
         member, loss, dropped = _drop_intercept(member, loss, limit, x, target, scale, signed)
     details = {
         "kind": member.kind[0],
@@ -737,6 +766,7 @@ def _search(
         "exact_members": int((losses < options.exact_fit).sum()),
         "raw_train_loss": raw_loss,
         "first_layer_denominator": denominator,
+        "first_layer_zeroed": zeroed,
         "intercept_dropped": dropped,
     }
     return member, loss, details
