@@ -13,7 +13,14 @@ import torch
 from torch.func import functional_call, jacrev
 
 import lognet
-from lognet._network_fit import _best_distinct_templates, _parameter_counts, build_network, exponent_templates
+from lognet._network_fit import (
+    _best_distinct_templates,
+    _drop_first_layer_weights,
+    _drop_terms,
+    _parameter_counts,
+    build_network,
+    exponent_templates,
+)
 from lognet._network_population import Population, fit_output_layer, forward, jacobian, levenberg_marquardt, residuals
 
 DTYPE = torch.float64
@@ -135,6 +142,7 @@ def test_templates_cover_every_pair_and_the_linear_model():
 
     # Unordered pairs of {-1, 0, 1} except (0, 0), then the identity.
     assert len(templates) == 5 + 1
+    assert len(exponent_templates(3, 1, (-1.0, 0.0, 1.0))) == 10 - 1
     assert [[1.0, 1.0], [0.0, 0.0]] in as_lists
     assert [[-1.0, 1.0], [0.0, 0.0]] in as_lists
     assert as_lists[-1] == [[1.0, 0.0], [0.0, 1.0]]
@@ -302,6 +310,16 @@ def test_quotient_with_targets_near_zero_is_exact():
     assert sympy.simplify(fit.formula(digits=6) - (a - b) / c) == 0
 
 
+def test_three_factor_law_needs_three_hidden_values():
+    frame = _three_inputs(seed=0)
+    frame = frame[frame.c.abs() > 0.4].reset_index(drop=True)
+    fit = lognet.fit_network(frame, frame.a * frame.b / frame.c, hidden_features=3, random_state=0)
+    a, b, c = sympy.symbols("a b c", real=True)
+
+    assert fit.train_loss < 1e-20
+    assert sympy.simplify(fit.formula(digits=6) - a * b / c) == 0
+
+
 def test_noisy_square_root_keeps_one_term():
     # With 1% noise a free second term lowered the training loss by 6% by fitting the noise.
     frame = _three_inputs(seed=1, b_range=(3.0, 5.0))
@@ -334,9 +352,45 @@ def test_copy_of_the_divisor_leaves_the_numerator():
     fit = lognet.fit_network(frame, (frame.a - frame.b) / frame.c, random_state=0)
     a, b, c = sympy.symbols("a b c", positive=True)
 
-    assert fit.details["first_layer_zeroed"] == 1
-    assert fit.details["intercept_dropped"]
+    assert fit.details["intercept_absorbed"]
+    assert fit.model[2].bias.item() == 0.0
     assert sympy.simplify(fit.formula(digits=6) - (a - b) / c) == 0
+
+
+def test_zeroing_removes_an_unneeded_weight():
+    population = _random_population(1, 3, 2, 2, seed=38)
+    population.W1[0] = torch.tensor([[1.0, -1.0, 0.3], [0.0, 0.0, 1.0]], dtype=DTYPE)
+    population.W2[0] = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=DTYPE)
+    population.free_W2[0] = False
+    population.free_c[0] = torch.tensor([True, False])
+    x = _uniform(100, 3, 1.0, 2.0, seed=39)
+    target = x[:, 0] - x[:, 1]
+    scale = torch.ones_like(target)
+    fit_output_layer(population, x, target, scale, signed=True)
+
+    member, loss, zeroed = _drop_first_layer_weights(population, 1.0, 1e-20, x, target, scale, True)
+
+    assert zeroed == 1
+    assert member.W1[0, 0, 2].item() == 0.0
+    assert loss < 1e-20
+
+
+def test_terms_that_add_nothing_are_dropped():
+    population = _random_population(1, 2, 2, 2, seed=40)
+    population.W1[0] = torch.eye(2, dtype=DTYPE)
+    population.W2[0] = torch.tensor([[1.0, 1.0], [0.0, 0.0]], dtype=DTYPE)
+    population.free_W2[0] = False
+    x = _uniform(100, 2, 1.0, 2.0, seed=41)
+    target = x[:, 0] * x[:, 1]
+    scale = target.abs()
+    fit_output_layer(population, x, target, scale, signed=True)
+    population.c[0, 1] = 1e-12  # a constant term next to the bias
+
+    member, loss, dropped = _drop_terms(population, 1.0, 1e-20, x, target, scale, True)
+
+    assert dropped == 1
+    assert member.c[0, 1].item() == 0.0
+    assert loss < 1e-20
 
 
 def test_first_layer_snaps_to_halves():

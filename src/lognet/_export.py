@@ -286,6 +286,25 @@ def to_python(result: FitResult, function_name: str = "predict") -> str:
     )
 
 
+def _drop_unit_phases(expression: sympy.Expr) -> sympy.Expr:
+    """Replace cos(pi * sum_i k_i Heaviside(...)) by 1 when every k_i is an even integer.
+
+    Two copies of one hidden value, such as |z|^(1/2) |z|^(3/2), give such a factor, which is
+    1 for every sign of z.
+    """
+    replacements = {}
+    for factor in expression.atoms(sympy.cos):
+        parts = sympy.Add.make_args(sympy.expand(factor.args[0] / sympy.pi))
+        even = True
+        for part in parts:
+            coefficient, rest = part.as_coeff_Mul()
+            if not (isinstance(rest, sympy.Heaviside) and coefficient.is_integer and coefficient % 2 == 0):
+                even = False
+        if even:
+            replacements[factor] = sympy.Integer(1)
+    return expression.xreplace(replacements)
+
+
 def network_formula(fit, digits: int | None = 4, drop_below: float = 1e-9) -> sympy.Expr:
     """Return a :class:`lognet.NetworkFit` as a SymPy expression in one Symbol per feature.
 
@@ -327,7 +346,7 @@ def network_formula(fit, digits: int | None = 4, drop_below: float = 1e-9) -> sy
             continue
         coefficient = c[k] * math.prod(scale ** float(w) for scale, w in zip(scales, W2[k]))
         terms.append(_constant(coefficient, None) * _monomial(hidden, W2[k], domain, None))
-    expression = sympy.Add(*terms, _constant(b, None))
+    expression = _drop_unit_phases(sympy.Add(*terms, _constant(b, None)))
     if digits is None:
         return expression
     return expression.xreplace({value: _constant(float(value), digits) for value in expression.atoms(sympy.Float)})

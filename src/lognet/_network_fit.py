@@ -35,6 +35,12 @@ NETWORK_DOMAINS = ("signed", "abs")
 NETWORK_LOSSES = ("spes", "mse")
 # Grid exponents beyond this overflow float64 for hidden values above about 1.2 or below 0.8.
 MAX_GRID_EXPONENT = 64
+# A member whose loss grows by more than this factor without its output bias depends on the
+# bias, as a large term cancelled by a constant does.
+BIAS_DEPENDENCE = 2.0
+# Templates set the exponents of at most this many hidden values, so a * b / c fits with
+# hidden_features=3; a fourth hidden value would multiply the templates by 9 again.
+TEMPLATE_WIDTH = 3
 # Multiples of 1/2 in [-2, 2]: the exponents of +, -, *, /, sqrt, square and their inverses.
 HALF_INTEGERS = tuple(value / 2 for value in range(-4, 5))
 
@@ -211,22 +217,20 @@ def build_network(in_features: int, hidden_features: int, n_terms: int, domain: 
 def exponent_templates(hidden_features: int, n_terms: int, grid: tuple[float, ...]) -> list[Tensor]:
     """Return the exponent matrices that are tried with frozen exponents.
 
-    Each pair (p, q) of grid values, unordered, gives one term z_1^p z_2^q (with one hidden
-    value, each grid value gives z_1^p). With two or more terms the linear model, whose term k
-    is z_k, is added. The solver chooses which inputs feed each hidden value, so the
-    templates need not list the hidden values in every order.
+    Each unordered combination of grid values for the first min(hidden_features, 3) hidden
+    values gives one term, z_1^p z_2^q (z_1^p z_2^q z_3^r with three hidden values, z_1^p with
+    one). With two or more terms the linear model, whose term k is z_k, is added. The solver
+    chooses which inputs feed each hidden value, so the templates need not list the hidden
+    values in every order.
     """
     H, K = hidden_features, n_terms
+    width = min(H, TEMPLATE_WIDTH)
     templates = []
-    if H == 1:
-        pairs = [(p,) for p in grid]
-    else:
-        pairs = list(itertools.combinations_with_replacement(grid, 2))
-    for pair in pairs:
-        if not any(pair):
+    for combination in itertools.combinations_with_replacement(grid, width):
+        if not any(combination):
             continue
         template = torch.zeros(K, H, dtype=DTYPE)
-        template[0, : len(pair)] = torch.tensor(pair, dtype=DTYPE)
+        template[0, :width] = torch.tensor(combination, dtype=DTYPE)
         templates.append(template)
     if grid and K >= 2:
         templates.append(torch.eye(K, H, dtype=DTYPE))
@@ -273,13 +277,13 @@ def _new_members(
 
 
 def _one_hot_members(template: Tensor, members, in_features: int, hidden_features: int, count: int, generator) -> Population:
-    """Return template members whose first two hidden values start as two distinct inputs.
+    """Return template members whose first hidden values (up to 3) start as distinct inputs.
 
-    Every ordered pair of inputs is used when there are at most ``count`` pairs, so a small
-    problem always has the start z_1 = x_i, z_2 = x_j that LM needs least to move; otherwise
-    ``count`` pairs are drawn at random.
+    Every ordered choice of inputs is used when there are at most ``count`` of them, so a
+    small problem always has the start z_1 = x_i, z_2 = x_j that LM needs least to move;
+    otherwise ``count`` choices are drawn at random.
     """
-    width = min(hidden_features, 2, in_features)
+    width = min(hidden_features, TEMPLATE_WIDTH, in_features)
     pairs = list(itertools.permutations(range(in_features), width))
     if len(pairs) > count:
         pairs = [pairs[i] for i in torch.randperm(len(pairs), generator=generator)[:count].tolist()]
@@ -355,21 +359,42 @@ def _parameter_counts(population: Population) -> tuple[Tensor, Tensor, Tensor]:
     return n_free.to(DTYPE), n_nonzero.to(DTYPE), n_parameters.to(DTYPE)
 
 
-def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance: float, n_samples: int) -> int:
+def _exponent_size(population: Population) -> Tensor:
+    """Return per member the sum of |exponent| over the terms in use, the last tie-break."""
+    used_terms = (population.free_c & (population.c != 0)).to(DTYPE)
+    return (population.W2.abs() * used_terms[..., None]).flatten(1).sum(dim=1)
+
+
+def _choose(
+    losses: Tensor,
+    population: Population,
+    exact_fit: float,
+    tolerance: float,
+    n_samples: int,
+    without_bias: Tensor | None = None,
+) -> int:
     """Return the index of the member to keep.
 
     With exact fits (loss below ``exact_fit``) those are the candidates. Otherwise the member
     with the lowest Bayesian information criterion n log(loss) + p log(n) sets the bar, so
     that extra free exponents must pay for themselves, and the candidates are the members
     within (1 + tolerance) of its loss. BIC rather than AIC, because the aim is the true law:
-    with 1% noise on sqrt(a + b), AIC kept a free second term that fitted the noise. Among the candidates the fewest free exponents wins, then
-    the fewest nonzero exponents, then the lowest loss. So an exact template beats an exact
-    free fit, and z^(1/2) beats the equal z^1 z^(-1/2) on two copies of z.
+    with 1% noise on sqrt(a + b), AIC kept a free second term that fitted the noise. When
+    ``without_bias`` (each member's loss with the output bias 0 and its weights refitted)
+    shows that some candidates lose less than a factor BIAS_DEPENDENCE without the bias, only
+    those stay: on noisy (a - b) / c the near-cancelling c - c (z_1 / z_2)^(1/2) otherwise beat
+    z_1 / z_2.
+
+    Among the candidates the fewest free exponents wins, then the fewest nonzero exponents,
+    then the smallest sum of |exponent|, then the lowest loss. So an exact template beats an
+    exact free fit, z^(1/2) beats the equal z^1 z^(-1/2) on two copies of z, and on noisy
+    data z_1 / z_2 beats a near-cancelling c (z_1 / z_2)^(3/2) - c.
     """
     finite = torch.isfinite(losses)
     if not bool(finite.any()):
         return int(torch.argmin(losses))
     n_free, n_nonzero, n_parameters = _parameter_counts(population)
+    size = _exponent_size(population)
     if float(losses.min()) < exact_fit:
         good = losses < exact_fit
     else:
@@ -378,29 +403,33 @@ def _choose(losses: Tensor, population: Population, exact_fit: float, tolerance:
         )
         bar = float(losses[int(torch.argmin(criterion))])
         good = losses <= bar * (1 + tolerance)
+        if without_bias is not None:
+            # A fit that needs no bias beats one that cancels a large term against it.
+            unbiased = good & (without_bias <= BIAS_DEPENDENCE * losses)
+            if bool(unbiased.any()):
+                good = unbiased
     order = sorted(
         (i for i in range(len(population)) if bool(good[i])),
-        key=lambda i: (float(n_free[i]), float(n_nonzero[i]), float(losses[i])),
+        key=lambda i: (float(n_free[i]), float(n_nonzero[i]), float(size[i]), float(losses[i])),
     )
     return order[0]
 
 
 def _snap_first_layer(
-    member: Population, loss: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool, options: NetworkOptions
+    member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool,
+    max_denominator: int,
 ) -> tuple[Population, float, int | None]:
     """Snap the first layer to simple ratios if the training loss stays within tolerance.
 
     Each row is divided by its largest |weight|, rounded to multiples of 1/q and multiplied
     back, for q = 1, 2, ..., ``max_denominator``. The output layer is refitted by least
     squares (it absorbs any change of a row's scale), and the first q whose loss is at most
-    max(loss (1 + simplify_tol), exact_fit) is kept. Returns the member, its loss and q, or
-    the member unchanged and None.
+    ``limit`` is kept. Returns the member, its loss and q, or the member unchanged and None.
     """
     W1 = member.W1[0]
     largest = W1.abs().amax(dim=1, keepdim=True)
     largest = torch.where(largest > 0, largest, torch.ones_like(largest))
-    limit = max(loss * (1 + options.simplify_tol), options.exact_fit)
-    for q in range(1, options.max_denominator + 1):
+    for q in range(1, max_denominator + 1):
         snapped = torch.round(W1 / largest * q) / q * largest
         if bool((snapped.abs().sum(dim=1) == 0).any()):
             continue
@@ -437,6 +466,60 @@ def _drop_first_layer_weights(
         if trial_loss <= limit:
             member, loss, dropped = trial, trial_loss, dropped + 1
     return member, loss, dropped
+
+
+def _drop_terms(
+    member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
+) -> tuple[Population, float, int]:
+    """Drop terms, smallest output first, while the refitted loss stays within ``limit``.
+
+    A term whose exponents are all 0 is a second constant next to the bias, and a term with a
+    coefficient near 1e-8 fits noise; both can go. Returns the member, its loss and the count.
+    """
+    units = forward(x, member, signed)[1][-1][0]  # (N, K)
+    size = (units * member.c[0]).abs().amax(dim=0)
+    dropped = 0
+    for k in torch.argsort(size).tolist():
+        used = member.free_c[0] & (member.c[0] != 0)
+        if not bool(used[k]) or int(used.sum()) <= 1:
+            continue
+        trial = member.select([0])
+        trial.c[0, k] = 0.0
+        trial.W2[0, k] = 0.0
+        trial.free_c[0, k] = False
+        trial.free_W2[0, k] = False
+        fit_output_layer(trial, x, target, scale, signed)
+        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        if trial_loss <= limit:
+            member, loss, dropped = trial, trial_loss, dropped + 1
+    return member, loss, dropped
+
+
+def _absorb_intercept(
+    member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
+) -> tuple[Population, float, bool]:
+    """Rewrite c z_1 / z_2 + b as c (z_1 + (b / c) z_2) / z_2, if that is the only term.
+
+    Both are the same function, but the second has no bias and its numerator often snaps to
+    simple weights, e.g. 1 + (a + b - c - d) / (c + d) becomes (a + b) / (c + d).
+    """
+    used = member.free_c[0] & (member.c[0] != 0)
+    b = float(member.b[0])
+    if int(used.sum()) != 1 or b == 0.0:
+        return member, loss, False
+    k = int(torch.nonzero(used)[0, 0])
+    powers = member.W2[0, k]
+    ones, minus_ones = torch.nonzero(powers == 1).flatten(), torch.nonzero(powers == -1).flatten()
+    if int((powers != 0).sum()) != 2 or len(ones) != 1 or len(minus_ones) != 1:
+        return member, loss, False
+    trial = member.select([0])
+    numerator, denominator = int(ones[0]), int(minus_ones[0])
+    trial.W1[0, numerator] += b / float(member.c[0, k]) * trial.W1[0, denominator]
+    fit_output_layer(trial, x, target, scale, signed, intercept=False)
+    trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+    if trial_loss <= limit:
+        return trial, trial_loss, True
+    return member, loss, False
 
 
 def _drop_intercept(
@@ -746,17 +829,24 @@ def _search(
         # Move every member to the optimum of the requested loss before choosing by it.
         scale = final_scale
         losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
-    best = _choose(losses, population, options.exact_fit, options.simplify_tol, len(target))
+    unbiased = population.select(list(range(len(population))))
+    fit_output_layer(unbiased, x, target, scale, signed, intercept=False)
+    without_bias = mean_squares(residuals(unbiased, x, target, scale, signed)[0])
+    best = _choose(losses, population, options.exact_fit, options.simplify_tol, len(target), without_bias)
     member = population.select([best])
     loss = float(losses[best])
     if options.polish_nfev and math.isfinite(loss) and not bool(member.free_W2.any()):
         member, loss = _polish(member, x, target, scale, signed, options.polish_nfev)
     raw_loss = loss
-    denominator, dropped, zeroed = None, False, 0
+    denominator, dropped, zeroed, terms_dropped, absorbed = None, False, 0, 0, False
     if simplify and math.isfinite(loss):
         # Both steps are measured against the raw loss, so their tolerances do not add up.
         limit = max(raw_loss * (1 + options.simplify_tol), options.exact_fit)
-        member, loss, denominator = _snap_first_layer(member, loss, x, target, scale, signed, options)
+        member, loss, terms_dropped = _drop_terms(member, loss, limit, x, target, scale, signed)
+        member, loss, absorbed = _absorb_intercept(member, loss, limit, x, target, scale, signed)
+        member, loss, denominator = _snap_first_layer(
+            member, loss, limit, x, target, scale, signed, options.max_denominator
+        )
         if denominator is not None:
             member, loss, zeroed = _drop_first_layer_weights(member, loss, limit, x, target, scale, signed)
         member, loss, dropped = _drop_intercept(member, loss, limit, x, target, scale, signed)
@@ -767,6 +857,8 @@ def _search(
         "raw_train_loss": raw_loss,
         "first_layer_denominator": denominator,
         "first_layer_zeroed": zeroed,
+        "terms_dropped": terms_dropped,
+        "intercept_absorbed": absorbed,
         "intercept_dropped": dropped,
     }
     return member, loss, details
