@@ -20,7 +20,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.arithmetic import lognet_engine  # noqa: E402
 from benchmarks.arithmetic.recipes import BASELINES  # noqa: E402
-from benchmarks.arithmetic.run import main  # noqa: E402
+from benchmarks.arithmetic.run import main, render_report  # noqa: E402
 from benchmarks.arithmetic.stats import wilson_interval  # noqa: E402
 from benchmarks.arithmetic.tasks import EPSILON, Task, find_task, nalm_task, static_task, success_threshold  # noqa: E402
 from benchmarks.arithmetic.train_baselines import evaluation_sets, train_baseline  # noqa: E402
@@ -227,6 +227,7 @@ def test_run_rebuilds_doc_from_results(tmp_path):
     assert "| div U[1,2] → U[2,6] |" in text
     assert "Goal 1" in text
     assert "is not missed on the operations run (div; not run: mul, sqrt, square)" in text
+    assert "Goal 2" not in text  # U[1,2] has no negative inputs
 
 
 def test_steps_override_changes_only_the_named_family():
@@ -251,3 +252,13 @@ def test_free_exponent_variant_has_no_templates(tmp_path):
     assert [run["model"] for run in payload["runs"]] == ["lognet-free"]
     assert payload["runs"][0]["fit_kind"] == "free"
     assert payload["metadata"]["lognet_free_budget"]["exponent_grid"] == []
+
+
+def test_goal_two_names_the_baselines_not_run(tmp_path):
+    stem = tmp_path / "signed"
+
+    main(["--budget", "smoke", "--seeds", "1", "--models", "lognet,NPU", "--tasks", "nalm/div/U[-2,2]", "--out", str(stem)])
+    payload = json.loads(stem.with_suffix(".json").read_text())
+    text = render_report(payload["metadata"], payload["runs"])
+
+    assert "not missed against the baselines run (NPU; not run: NAC, NALU, NAU/NMU, iNALU, RealNPU, MLP)" in text

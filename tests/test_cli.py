@@ -406,3 +406,13 @@ def test_verbose_log_has_no_bar_off_terminal(tmp_path, capsys, monkeypatch):
     assert run.returncode == 0
     assert "lognet: fitted 1 term(s)" in run.stderr
     assert "stage/s" not in run.stderr
+
+
+def test_semicolon_file_gets_a_separator_hint(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "semi.csv").write_text("a;y\n1;2\n2;4\n")
+
+    run = run_main(["fit", "semi.csv", "--target", "y"], capsys)
+
+    assert run.returncode == 2
+    assert "seems to use another separator than a comma" in run.stderr

@@ -313,3 +313,11 @@ def test_fit_is_independent_of_the_target_unit(unit, loss):
     np.testing.assert_allclose(intervals["coef"] / unit, reference.confidence_intervals()["coef"], rtol=1e-6)
     assert scaled.metrics["train"]["r2"] == pytest.approx(reference.metrics["train"]["r2"], rel=1e-9)
     assert scaled.metrics["train"]["rmse"] / unit == pytest.approx(reference.metrics["train"]["rmse"], rel=1e-9)
+
+
+@pytest.mark.parametrize("flag", ["bias", "simplify", "verbose", "resume", "data_parallel"])
+def test_fit_rejects_non_bool_flags(flag):
+    X = uniform_inputs(40, 1)
+
+    with pytest.raises(TypeError, match=rf"{flag} must be True or False, got 'no'"):
+        lognet.fit(X, X[:, 0] ** 2, **{flag: "no"})

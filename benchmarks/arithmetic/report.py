@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from .recipes import BASELINES as BASELINE_NAMES
 from .tasks import Task, format_ranges
 
 GOAL_OPERATIONS = ("mul", "div", "sqrt", "square")
@@ -103,6 +104,9 @@ def goal_lines(summary: dict, tasks: list[Task], baselines: list[str], model: st
                 leaders = ", ".join(name for name, rate in rates.items() if rate == best)
                 not_higher.append((task, own, best, leaders))
         verdict = "met" if not not_higher else "not met"
+        missing = [name for name in BASELINE_NAMES if name not in baselines]
+        if missing and not not_higher:
+            verdict = f"not missed against the baselines run ({', '.join(baselines) or 'none'}; not run: {', '.join(missing)})"
         lines.append(
             f"- Goal 2 (a higher success rate than every baseline on the {len(signed)} task(s) with negative inputs) "
             f"is {verdict}: {len(signed) - len(not_higher)}/{len(signed)} task(s)."

@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
     block = render_report(metadata, records)
     print(block)
+    print(f"Results: {out.with_suffix('.json')} and {out.with_suffix('.csv')}", flush=True)
     if doc is not None:
         replace_block(doc, block, args.block)
     return 0

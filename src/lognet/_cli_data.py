@@ -123,7 +123,13 @@ def resolve_column(name: str, frame: pd.DataFrame, option: str) -> str:
     folded = [c for c in columns if c.casefold() == name.casefold()]
     nearest = folded or difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
     hint = f"did you mean {nearest[0]!r}? The" if nearest else "the"
-    raise UsageError(f"unknown column {name!r} in {option}; {hint} columns are {', '.join(columns)}.")
+    separator = ""
+    if len(columns) == 1 and any(mark in columns[0] for mark in (";", "\t", "|")):
+        separator = (
+            " The file seems to use another separator than a comma; lognet reads comma-separated .csv "
+            "and tab-separated .tsv files, so convert it first."
+        )
+    raise UsageError(f"unknown column {name!r} in {option}; {hint} columns are {', '.join(columns)}.{separator}")
 
 
 def split_names(text: str, option: str) -> list[str]:

@@ -106,6 +106,10 @@ def fit(
     """
     options = options or EngineOptions()
     check_random_state(random_state)
+    for name, flag in (("bias", bias), ("simplify", simplify), ("resume", resume), ("data_parallel", data_parallel),
+                       ("verbose", verbose)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}.")
     with torch_threads(options.num_threads):
         return _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_terms, validation_fraction,
                     simplify, max_denominator, simplify_tol, options, checkpoint, resume, data_parallel, verbose)
