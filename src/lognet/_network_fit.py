@@ -379,10 +379,11 @@ def _choose(
     with the lowest Bayesian information criterion n log(loss) + p log(n) sets the bar, so
     that extra free exponents must pay for themselves, and the candidates are the members
     within (1 + tolerance) of its loss. BIC rather than AIC, because the aim is the true law:
-    with 1% noise on sqrt(a + b), AIC kept a free second term that fitted the noise. When
-    ``without_bias`` (each member's loss with the output bias 0 and its weights refitted)
-    shows that some candidates lose less than a factor BIAS_DEPENDENCE without the bias, only
-    those stay: on noisy (a - b) / c the near-cancelling c - c (z_1 / z_2)^(1/2) otherwise beat
+    with 1% noise on sqrt(a + b), AIC kept a free second term that fitted the noise.
+
+    ``without_bias`` is each member's loss with the output bias 0 and its weights refitted.
+    When some candidates lose less than a factor BIAS_DEPENDENCE without the bias, only those
+    stay. On noisy (a - b) / c the near-cancelling c - c (z_1 / z_2)^(1/2) otherwise beat
     z_1 / z_2.
 
     Among the candidates the fewest free exponents wins, then the fewest nonzero exponents,
@@ -445,8 +446,10 @@ def _snap_first_layer(
 def _drop_first_layer_weights(
     member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool
 ) -> tuple[Population, float, int]:
-    """Zero first-layer weights one at a time, smallest relative to its row first, keeping each
-    zero whose refit loss stays within ``limit``; returns the member, its loss and the count.
+    """Zero first-layer weights one at a time, smallest relative to its row first.
+
+    Each zero is kept if the refitted loss stays within ``limit``. Returns the member, its loss
+    and the number of weights zeroed.
 
     z_1 / z_2 + beta equals (z_1 + beta z_2) / z_2, so an exact fit can hold a copy of z_2
     inside z_1 together with an output bias. Dropping it, and then the bias, gives (a - b) / c
