@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -41,6 +42,22 @@ def _to_array(name: str, value) -> tuple[np.ndarray, list[str] | None]:
             f"{name} must hold numbers, got dtype {array.dtype}; convert or drop non-numeric columns first."
         )
     return array.astype(np.float64), columns
+
+
+def target_unit(y: torch.Tensor, comm=None) -> float:
+    """Return the power of 2 nearest the geometric mean of the nonzero |y|.
+
+    The fits divide the target by it, exactly, so that coefficients stay near 1. With a
+    ``Communicator`` the mean runs over every rank's rows, so all ranks get the same unit.
+    """
+    nonzero = y[y != 0].abs()
+    totals = torch.tensor([float(nonzero.numel()), float(torch.log2(nonzero).sum())], dtype=torch.float64)
+    if comm is not None:
+        totals = comm.sum_over_samples(totals)
+    count, total = totals.tolist()
+    if count == 0:
+        return 1.0
+    return math.ldexp(1.0, int(round(total / count)))
 
 
 def align_columns(X, feature_names: tuple[str, ...]):

@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +15,7 @@ import torch
 
 from ._basis import Design
 from ._checkpoint import fingerprint, load_checkpoint, save_checkpoint
-from ._data import prepare
+from ._data import prepare, target_unit
 from ._distributed import Communicator, init_from_environment, is_main_process
 from ._engine import Candidate, EngineOptions, fit_stage
 from ._refine import Residuals
@@ -127,7 +127,7 @@ def _fit(X, y, n_terms, loss, domain, feature_names, random_state, bias, max_ter
     generator = torch.Generator().manual_seed(seed)
     # The fit runs on y / unit, with unit a power of 2 near the typical |y|, so coefficients of
     # data near 1e40 or 1e200 stay O(1) inside the engine; the result is scaled back at the end.
-    unit = _target_unit(data.y, comm)
+    unit = target_unit(data.y, comm)
     data = replace(data, y=data.y / unit)
 
     train, validation = _split(data.X.shape[0], validation_fraction, generator, comm)
@@ -242,15 +242,6 @@ def _split(n: int, fraction: float, generator, comm: Communicator) -> tuple[torc
 def _target_scale(y: torch.Tensor, comm: Communicator) -> float:
     n, total, squares = comm.sum_over_samples(torch.tensor([float(y.numel()), float(y.sum()), float((y**2).sum())])).tolist()
     return math.sqrt(max(squares / n - (total / n) ** 2, 0.0)) or 1.0
-
-
-def _target_unit(y: torch.Tensor, comm: Communicator) -> float:
-    """Return the power of 2 nearest the geometric mean of the nonzero |y| (the same on every rank)."""
-    nonzero = y[y != 0].abs()
-    count, total = comm.sum_over_samples(torch.tensor([float(nonzero.numel()), float(torch.log2(nonzero).sum())])).tolist()
-    if count == 0:
-        return 1.0
-    return math.ldexp(1.0, int(round(total / count)))
 
 
 def _in_target_units(result: FitResult, unit: float) -> FitResult:

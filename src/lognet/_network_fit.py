@@ -17,7 +17,7 @@ import scipy.optimize
 import torch
 from torch import Tensor, nn
 
-from ._data import _to_array, align_columns, prepare
+from ._data import _to_array, align_columns, prepare, target_unit
 from ._layer import LogLayer
 from ._network_population import (
     DTYPE,
@@ -416,6 +416,14 @@ def _choose(
     return order[0]
 
 
+def _refit_output(
+    member: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool, intercept: bool = True
+) -> float:
+    """Refit the output layer of a one-member population in place and return its loss."""
+    fit_output_layer(member, x, target, scale, signed, intercept=intercept)
+    return float(mean_squares(residuals(member, x, target, scale, signed)[0])[0])
+
+
 def _snap_first_layer(
     member: Population, loss: float, limit: float, x: Tensor, target: Tensor, scale: Tensor, signed: bool,
     max_denominator: int,
@@ -436,8 +444,7 @@ def _snap_first_layer(
             continue
         trial = member.select([0])
         trial.W1 = snapped[None]
-        fit_output_layer(trial, x, target, scale, signed)
-        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        trial_loss = _refit_output(trial, x, target, scale, signed)
         if trial_loss <= limit:
             return trial, trial_loss, q
     return member, loss, None
@@ -464,8 +471,7 @@ def _drop_first_layer_weights(
             continue
         trial = member.select([0])
         trial.W1[0, h, d] = 0.0
-        fit_output_layer(trial, x, target, scale, signed)
-        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        trial_loss = _refit_output(trial, x, target, scale, signed)
         if trial_loss <= limit:
             member, loss, dropped = trial, trial_loss, dropped + 1
     return member, loss, dropped
@@ -491,8 +497,7 @@ def _drop_terms(
         trial.W2[0, k] = 0.0
         trial.free_c[0, k] = False
         trial.free_W2[0, k] = False
-        fit_output_layer(trial, x, target, scale, signed)
-        trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+        trial_loss = _refit_output(trial, x, target, scale, signed)
         if trial_loss <= limit:
             member, loss, dropped = trial, trial_loss, dropped + 1
     return member, loss, dropped
@@ -518,8 +523,7 @@ def _absorb_intercept(
     trial = member.select([0])
     numerator, denominator = int(ones[0]), int(minus_ones[0])
     trial.W1[0, numerator] += b / float(member.c[0, k]) * trial.W1[0, denominator]
-    fit_output_layer(trial, x, target, scale, signed, intercept=False)
-    trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+    trial_loss = _refit_output(trial, x, target, scale, signed, intercept=False)
     if trial_loss <= limit:
         return trial, trial_loss, True
     return member, loss, False
@@ -530,8 +534,7 @@ def _drop_intercept(
 ) -> tuple[Population, float, bool]:
     """Set the output bias to 0 and refit the output weights; keep that if the loss is within ``limit``."""
     trial = member.select([0])
-    fit_output_layer(trial, x, target, scale, signed, intercept=False)
-    trial_loss = float(mean_squares(residuals(trial, x, target, scale, signed)[0])[0])
+    trial_loss = _refit_output(trial, x, target, scale, signed, intercept=False)
     if trial_loss <= limit:
         return trial, trial_loss, True
     return member, loss, False
@@ -665,7 +668,7 @@ def fit_network(
         options = dataclasses.replace(options, exact_fit=(4 * eps) ** 2)
     # The search runs on y / unit (a power of 2, so exactly) and the output layer is scaled
     # back, because its damping and thresholds assume coefficients of order 1.
-    unit = _target_unit(data.y)
+    unit = target_unit(data.y)
     x, target = data.X, data.y / unit
     scale = _residual_scale(target, loss, options.relative_floor)
     search_scale = scale
@@ -710,14 +713,6 @@ def _precision(value) -> float:
     if dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
         return float(np.finfo(dtype).eps)
     return float(np.finfo(np.float64).eps)
-
-
-def _target_unit(target: Tensor) -> float:
-    """Return the power of 2 nearest the geometric mean of the nonzero |target|."""
-    nonzero = target[target != 0].abs()
-    if not len(nonzero):
-        return 1.0
-    return math.ldexp(1.0, int(round(float(torch.log2(nonzero).mean()))))
 
 
 # The floor used for targets that change sign when NetworkOptions.relative_floor is None, and
