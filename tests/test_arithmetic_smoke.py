@@ -237,7 +237,8 @@ def test_steps_override_changes_only_the_named_family():
     budget = parse_steps("static=50000", BUDGETS["full"])
 
     assert budget.baseline_steps == {"static": 50_000, "nalm": BUDGETS["full"].baseline_steps["nalm"]}
-    assert "0.04%" in BUDGETS["full"].describe() and "1.00% of the paper's" in budget.describe()
+    assert "0.04%" in BUDGETS["full"].describe()
+    assert "1.00% of the paper's" in budget.describe()
     with pytest.raises(SystemExit, match="--steps entry 'cubic=5' must look like 'static=50000'"):
         parse_steps("cubic=5", budget)
 

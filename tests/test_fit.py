@@ -208,7 +208,7 @@ def test_engine_options_respected():
 
 
 def _interrupt_second_stage(monkeypatch):
-    """Make lognet.fit raise KeyboardInterrupt when its 2-term stage starts; return the real stage."""
+    """Make lognet.fit raise KeyboardInterrupt when its 2-term stage starts, and return the real stage."""
     import lognet._fit as fit_module
 
     real_stage = fit_module.fit_stage
@@ -281,7 +281,7 @@ def test_fit_warns_without_degrees_of_freedom():
         lognet.fit(X, np.array([1.0, 5.0]), random_state=0)
 
 
-def test_msle_one_term_fit_stays_positive_on_data_spanning_decades():
+def test_msle_fit_positive_across_decades():
     # Body masses span 0.005 to 6654 kg. An unweighted start let the intercept push the small
     # animals' predictions below zero, where the log error is undefined.
     from lognet import datasets

@@ -346,7 +346,7 @@ def test_parameter_counts_skip_unused_terms():
 
 
 def test_copy_of_the_divisor_leaves_the_numerator():
-    # Seed 0 first finds 1 + (a - b - c) / c, which equals (a - b) / c.
+    # These data first fit as 1 + (a - b - c) / c, which equals (a - b) / c.
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.uniform(1, 2, size=(300, 3)), columns=["a", "b", "c"])
     fit = lognet.fit_network(frame, (frame.a - frame.b) / frame.c, random_state=0)
@@ -412,7 +412,7 @@ def test_formula_flips_rows_with_integer_powers():
     fit = lognet.NetworkFit(model, 0.0, 0.0, feature_names=("a", "b", "c"))
     a, b, c = sympy.symbols("a b c", real=True)
 
-    # z_1 = -(a + b) has an integer power and flips; z_2 = -2c has a power 1/2 and cannot.
+    # z_1 = -(a + b) has an integer power, so it flips. z_2 = -2c has a power 1/2, so it cannot.
     expression = fit.formula(digits=None)
     assert "(a + b)" in str(expression)
     assert "-a - b" not in str(expression)

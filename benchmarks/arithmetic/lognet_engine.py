@@ -79,7 +79,7 @@ def fit_lognet(task: Task, seed: int, budget: LognetBudget | None = None) -> Log
 
 
 def free_exponent_budget(budget: LognetBudget) -> LognetBudget:
-    """The ablation ``lognet-free``: no exponent templates, 8 free members and 200 iterations.
+    """Return the budget of the ablation ``lognet-free``: no templates, 8 free members, 200 iterations.
 
     It shows what the search over free exponents reaches without the prior that exponents are
     multiples of 1/2.

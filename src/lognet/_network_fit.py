@@ -1,7 +1,7 @@
 """``lognet.fit_network``: global fitting of a stacked network Linear -> LogLayer -> Linear.
 
 The data flow is: validate (``_data.prepare``) -> population of starts -> screening ->
-finalists -> snap and prune -> choose -> polish (scipy) -> ``nn.Sequential``.
+finalists -> snap and prune -> choose -> polish (scipy) -> simplify -> ``nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from ._validation import check_option, check_random_state, torch_threads
 
 NETWORK_DOMAINS = ("signed", "abs")
 NETWORK_LOSSES = ("spes", "mse")
-# Grid exponents beyond this overflow float64 for hidden values above about 1.2 or below 0.8.
+# An exponent of 64 already overflows float64 once a hidden value exceeds e^(709/64), about
+# 6.5e4, so larger grid values are mistakes such as 1e300.
 MAX_GRID_EXPONENT = 64
 # A member whose loss grows by more than this factor without its output bias depends on the
 # bias, as a large term cancelled by a constant does.
@@ -483,7 +484,8 @@ def _drop_terms(
     """Drop terms, smallest output first, while the refitted loss stays within ``limit``.
 
     A term whose exponents are all 0 is a second constant next to the bias, and a term with a
-    coefficient near 1e-8 fits noise; both can go. Returns the member, its loss and the count.
+    coefficient near 1e-8 fits noise, so both can go. Returns the member, its loss and the
+    count.
     """
     units = forward(x, member, signed)[1][-1][0]  # (N, K)
     size = (units * member.c[0]).abs().amax(dim=0)
@@ -599,21 +601,25 @@ def fit_network(
     Jacobian, float64):
 
     1. Screening: ``free_members`` random starts with free exponents and one random start per
-       *exponent template* (exponents frozen at grid values: every pair (p, q) from
-       ``options.exponent_grid`` as one term z1^p z2^q, and the linear model) get their output
-       layer by least squares, then ``screen_iterations`` on the first ``n_screen`` samples.
-    2. The ``finalists`` best templates get ``restarts`` fresh first layers each; these, the
-       finalists and the free members run ``lm_iterations`` more on all samples. Both stages
-       stop as soon as a template fits exactly.
+       *exponent template* (exponents frozen at grid values: every combination from
+       ``options.exponent_grid`` as one term z1^p z2^q, or z1^p z2^q z3^r with three hidden
+       values, and the linear model) get their output layer by least squares. With few
+       inputs each template also starts from one-hot first layers. All run
+       ``screen_iterations`` on the first ``n_screen`` samples.
+    2. The ``finalists`` best distinct templates get ``restarts`` fresh first layers each.
+       These, the finalists and the free members run ``lm_iterations`` more on all samples,
+       and up to ``extra_rounds`` more rounds of restarts follow while no template fits
+       exactly. Every stage stops as soon as a template fits exactly.
     3. Free exponents near the grid are snapped, terms that contribute nothing on the
        training data are dropped, and the changed members are refitted.
-    4. Among the members within ``simplify_tol`` of the lowest training loss (or fitting
-       exactly), the fewest free exponents win. ``scipy.optimize.least_squares`` polishes
-       the winner when its exponents are all on the grid.
-    5. With ``simplify``, the first layer is snapped to simple ratios, its weights are zeroed
+    4. Exact fits are the candidates, or else the members within ``simplify_tol`` of the loss
+       of the member with the lowest BIC. The fewest free exponents win, then the fewest
+       nonzero ones. ``scipy.optimize.least_squares`` polishes the winner when its exponents
+       are all on the grid.
+    5. With ``simplify``, terms that add nothing are dropped, c z1 / z2 + b is rewritten
+       without the bias, the first layer is snapped to simple ratios, its weights are zeroed
        one at a time, and the output bias is set to 0. Each change is kept if the loss stays
-       within ``simplify_tol`` of the raw loss; ``details`` records the denominator q, the
-       weights zeroed and whether the bias was dropped.
+       within ``simplify_tol`` of the raw loss, and ``details`` records what changed.
 
     Over a narrow input range a free exponent and the scale of its hidden value trade off
     almost exactly, so free exponents settle in near fits; the templates are a prior that
@@ -640,6 +646,12 @@ def fit_network(
 
     Raises:
         ValueError or TypeError naming the bad argument or data and how to fix it.
+
+    NOTE: two kinds of law are often missed, without a warning. One is a negative power of a
+    hidden value that changes sign inside the data, such as (a + b) / (c + d) with c + d
+    crossing 0, where the search rarely crosses the pole. The other is a law with a large
+    constant part under noise over a narrow range, where other exponents plus a bias fit as
+    well. docs/guide.md describes both.
 
     Example:
         >>> X = torch.rand(200, 4, dtype=torch.float64) + 1
@@ -814,7 +826,7 @@ def _search(
 
     snapped = _snap_free_members(population, grid, options.snap_tolerance)
     if bool(snapped.any()) and options.snap_iterations and not template_exact(losses, population):
-        # A snapped member that now fits worse is simply not chosen: the choice is by loss.
+        # A snapped member that now fits worse is not chosen, because the choice compares losses.
         snapped_losses = levenberg_marquardt(population, x, target, scale, options.snap_iterations, signed)
         losses = torch.where(snapped, snapped_losses, losses)
 
@@ -838,7 +850,7 @@ def _search(
     raw_loss = loss
     denominator, dropped, zeroed, terms_dropped, absorbed = None, False, 0, 0, False
     if simplify and math.isfinite(loss):
-        # Both steps are measured against the raw loss, so their tolerances do not add up.
+        # Every step is measured against the raw loss, so the tolerances do not add up.
         limit = max(raw_loss * (1 + options.simplify_tol), options.exact_fit)
         member, loss, terms_dropped = _drop_terms(member, loss, limit, x, target, scale, signed)
         member, loss, absorbed = _absorb_intercept(member, loss, limit, x, target, scale, signed)

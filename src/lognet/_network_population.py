@@ -54,12 +54,12 @@ class Population:
         return len(self.kind)
 
     def vector(self) -> Tensor:
-        """All parameters as (P, H*D + K*H + K + 1), in the order W1, W2, c, b."""
+        """Return all parameters as (P, H*D + K*H + K + 1), in the order W1, W2, c, b."""
         P = len(self)
         return torch.cat([self.W1.reshape(P, -1), self.W2.reshape(P, -1), self.c, self.b[:, None]], dim=1)
 
     def free_mask(self) -> Tensor:
-        """Which entries of ``vector()`` the solver may move; the first layer is always free."""
+        """Return which entries of ``vector()`` the solver may move (the first layer always)."""
         P = len(self)
         free_W1 = torch.ones(P, self.W1[0].numel(), dtype=torch.bool)
         return torch.cat([free_W1, self.free_W2.reshape(P, -1), self.free_c, torch.ones(P, 1, dtype=torch.bool)], dim=1)
@@ -105,7 +105,7 @@ def finite(tensor: Tensor) -> Tensor:
 
 
 def jacobian(x: Tensor, population: Population, cache: tuple, scale: Tensor) -> Tensor:
-    """Closed-form Jacobian of the scaled residuals, (P, N, n_params), ordered as ``vector()``.
+    """Return the closed-form Jacobian of the scaled residuals, (P, N, n_params), ordered as ``vector()``.
 
     dy/dc_k = u_k, dy/db = 1, dy/dW2_kh = c_k (u_k log|z_h| - pi [z_h < 0] |u_k| sin(phase_k)),
     dy/dz_h = sum_k c_k u_k W2_kh / z_h and dy/dW1_hd = dy/dz_h x_d. The phase is piecewise
@@ -133,13 +133,13 @@ def jacobian(x: Tensor, population: Population, cache: tuple, scale: Tensor) -> 
 
 
 def residuals(population: Population, x: Tensor, target: Tensor, scale: Tensor, signed: bool) -> tuple[Tensor, tuple]:
-    """Scaled residuals (y - t) / scale, (P, N), and the forward cache."""
+    """Return the scaled residuals (y - t) / scale, (P, N), and the forward cache."""
     output, cache = forward(x, population, signed)
     return (output - target) / scale, cache
 
 
 def mean_squares(residual: Tensor) -> Tensor:
-    """Per-member mean squared residual, +inf where it is not finite."""
+    """Return each member's mean squared residual, +inf where it is not finite."""
     loss = (residual**2).mean(dim=1)
     return torch.where(torch.isfinite(loss), loss, torch.full_like(loss, math.inf))
 
@@ -174,8 +174,8 @@ def levenberg_marquardt(
         gradient = (J.transpose(1, 2) @ finite(residual)[..., None])[..., 0]
         normal = J.transpose(1, 2) @ J
         diagonal = torch.diagonal(normal, dim1=1, dim2=2).clamp_min(1e-30)
-        # A frozen parameter has an all-zero row and column; 1 on its diagonal keeps the system
-        # solvable without moving it.
+        # A frozen parameter has an all-zero row and column. A 1 on its diagonal keeps the
+        # system solvable without moving it.
         system = normal + (damping[:, None] * diagonal + (1 - free))[..., None] * eye
         factor, info = torch.linalg.cholesky_ex(system)
         step = -torch.cholesky_solve(gradient[..., None], factor)[..., 0] * free
